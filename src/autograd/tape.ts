@@ -1,0 +1,108 @@
+/**
+ * Reverse mode, micrograd-style. Every op whose inputs require grad leaves a GradNode on its
+ * output (record()). backward() sorts the graph topologically from the output, seeds the
+ * output's gradient, walks the nodes in reverse order calling each node's vjp, and accumulates
+ * the input gradients with +=. Leaves receive their total in .grad.
+ */
+import { AutogradError, isFloat, ShapeError, type Tensor } from '../tensor/index.js';
+import { fmtShape, sameShape } from '../tensor/shape.js';
+import { isGradEnabled, setGradEnabled } from './grad-mode.js';
+import { add } from './ops/elementwise.js';
+import { onesLike } from '../tensor/creation.js';
+
+/** Attaches a node to `out` when recording is on and some input requires grad. */
+export function record(
+  op: string,
+  inputs: readonly Tensor[],
+  out: Tensor,
+  vjp: (g: Tensor, needsGrad: readonly boolean[]) => readonly (Tensor | null)[],
+): Tensor {
+  if (!isGradEnabled()) return out;
+  const needsGrad = inputs.map((t) => t.requiresGrad);
+  if (!needsGrad.some(Boolean)) return out;
+  out.requiresGrad = true;
+  out.gradNode = { op, inputs, needsGrad, vjp: (g) => vjp(g, needsGrad) };
+  return out;
+}
+
+/** Nodes reachable from `root` through tensors that require grad, inputs before outputs. */
+export function topoSort(root: Tensor): Tensor[] {
+  const order: Tensor[] = [];
+  const seen = new Set<Tensor>();
+  // Iterative DFS: graphs of long training runs are deeper than the JS call stack.
+  const stack: [Tensor, number][] = [[root, 0]];
+  seen.add(root);
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1]!;
+    const [t, i] = top;
+    const inputs = t.gradNode?.inputs ?? [];
+    if (i < inputs.length) {
+      top[1] = i + 1;
+      const child = inputs[i]!;
+      if (child.requiresGrad && !seen.has(child)) {
+        seen.add(child);
+        stack.push([child, 0]);
+      }
+    } else {
+      stack.pop();
+      order.push(t);
+    }
+  }
+  return order;
+}
+
+export interface BackwardOptions {
+  /** Record the backward computation itself so gradients can be differentiated again. */
+  createGraph?: boolean;
+}
+
+/**
+ * Gradients of `root` (seeded with `seed`, default 1 for a scalar) with respect to every tensor
+ * in its graph. Returns the map; accumulates into .grad of leaves (and retainGrad tensors)
+ * when `accumulate` is set, as Tensor.backward() does.
+ */
+export function runBackward(
+  root: Tensor,
+  seed: Tensor | undefined,
+  opts: BackwardOptions & { accumulate: boolean },
+): Map<Tensor, Tensor> {
+  if (!root.requiresGrad) {
+    throw new AutogradError(
+      `backward: this tensor does not require grad, so there is nothing to differentiate; create the inputs with { requiresGrad: true } (and do not compute it inside noGrad or from detached tensors)`,
+    );
+  }
+  if (seed === undefined) {
+    if (root.size !== 1) {
+      throw new AutogradError(
+        `backward: the output has shape ${fmtShape(root.shape)}; backward() without a seed needs a scalar. Reduce it first (e.g. .sum() or .mean()) or pass a seed gradient of the same shape`,
+      );
+    }
+    seed = onesLike(root);
+  } else if (!sameShape(seed.shape, root.shape)) {
+    throw new ShapeError(`backward: seed has shape ${fmtShape(seed.shape)} but the output has shape ${fmtShape(root.shape)}`);
+  }
+  if (!isFloat(root.dtype)) throw new AutogradError(`backward: output dtype ${root.dtype} is not differentiable`);
+
+  const grads = new Map<Tensor, Tensor>([[root, seed]]);
+  setGradEnabled(opts.createGraph ?? false, () => {
+    const order = topoSort(root);
+    for (let i = order.length - 1; i >= 0; i--) {
+      const t = order[i]!;
+      const g = grads.get(t);
+      if (g === undefined) continue;
+      const node = t.gradNode;
+      if (node === null || t.retainsGrad) {
+        if (opts.accumulate) t.grad = t.grad ? add(t.grad, g) : g;
+      }
+      if (node === null) continue;
+      const inGrads = node.vjp(g);
+      node.inputs.forEach((x, j) => {
+        const gx = inGrads[j];
+        if (!node.needsGrad[j] || gx === null || gx === undefined) return;
+        const prev = grads.get(x);
+        grads.set(x, prev ? add(prev, gx) : gx);
+      });
+    }
+  });
+  return grads;
+}

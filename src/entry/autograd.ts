@@ -1,0 +1,2 @@
+/** The `stablerl/autograd` entry: backward, grad, noGrad, gradcheck and the op functions. */
+export * from '../autograd/index.js';

@@ -1,0 +1,214 @@
+/**
+ * The CPU backend: TypedArrays and pure TypeScript kernels. The embedded default; nothing in
+ * the project requires a GPU. Every method allocates its output and leaves inputs untouched.
+ */
+import os from 'node:os';
+import type { Backend, BinaryOp, CompareOp, MatmulParams, ReduceOp, Storage, UnaryOp } from '../backend.js';
+import { arrayFor, type DType, dtypeOfArray, type TypedArray } from '../dtype.js';
+import { DeviceError } from '../errors.js';
+import { sizeOf } from '../shape.js';
+import { BINARY_FN, COMPARE_FN, binaryInto, unaryInto, whereInto } from './elementwise.js';
+import { concatInto, expandInto, gatherInto, indexAddInto, indexSelectInto, permuteInto, scatterAddInto, sliceInto } from './indexing.js';
+import { matmulInto, type FloatArray } from './kernels/matmul.js';
+import { argmaxInto, logsumexpInto, reduceInto, softmaxInto, topkInto } from './reduce.js';
+
+export class CpuStorage implements Storage {
+  readonly backend: Backend;
+  private _data: TypedArray | null;
+  readonly dtype: DType;
+  readonly size: number;
+  constructor(backend: Backend, data: TypedArray) {
+    this.backend = backend;
+    this._data = data;
+    this.dtype = dtypeOfArray(data);
+    this.size = data.length;
+  }
+  get data(): TypedArray {
+    if (this._data === null) throw new DeviceError('cpu: this buffer was disposed and can no longer be read');
+    return this._data;
+  }
+  get disposed(): boolean {
+    return this._data === null;
+  }
+  release(): void {
+    this._data = null;
+  }
+}
+
+function d(s: Storage): TypedArray {
+  return (s as CpuStorage).data;
+}
+
+export class CpuBackend implements Backend {
+  readonly name = 'cpu' as const;
+  private live = 0;
+
+  describe(): string {
+    const cpus = os.cpus();
+    return `cpu: ${cpus[0]?.model ?? 'unknown CPU'} (${cpus.length} cores visible, kernels single-threaded), node ${process.version}`;
+  }
+
+  /** Wraps an array the backend now owns (no copy). */
+  wrap(data: TypedArray): CpuStorage {
+    this.live++;
+    return new CpuStorage(this, data);
+  }
+  private alloc(dtype: DType, n: number): [CpuStorage, TypedArray] {
+    const a = arrayFor(dtype, n);
+    return [this.wrap(a), a];
+  }
+
+  fromArray(data: TypedArray): Storage {
+    return this.wrap(data.slice());
+  }
+  full(size: number, value: number, dtype: DType): Storage {
+    const [s, a] = this.alloc(dtype, size);
+    if (value !== 0) a.fill(value);
+    return s;
+  }
+  read(s: Storage): Promise<TypedArray> {
+    return Promise.resolve(d(s).slice());
+  }
+  readSync(s: Storage): TypedArray {
+    return d(s).slice();
+  }
+  dispose(s: Storage): void {
+    const c = s as CpuStorage;
+    if (!c.disposed) {
+      c.release();
+      this.live--;
+    }
+  }
+  liveBuffers(): number {
+    return this.live;
+  }
+
+  cast(x: Storage, dtype: DType): Storage {
+    const src = d(x);
+    const [s, a] = this.alloc(dtype, src.length);
+    if (dtype === 'i32') for (let i = 0; i < src.length; i++) a[i] = Math.trunc(src[i]!);
+    else a.set(src);
+    return s;
+  }
+  unary(op: UnaryOp, x: Storage): Storage {
+    const [s, a] = this.alloc(x.dtype, x.size);
+    unaryInto(op, d(x), a);
+    return s;
+  }
+  clamp(x: Storage, lo: number, hi: number): Storage {
+    const src = d(x);
+    const [s, a] = this.alloc(x.dtype, x.size);
+    for (let i = 0; i < src.length; i++) {
+      const v = src[i]!;
+      a[i] = v < lo ? lo : v > hi ? hi : v;
+    }
+    return s;
+  }
+  binary(op: BinaryOp, x: Storage, y: Storage, shape: readonly number[], sa: readonly number[], sb: readonly number[]): Storage {
+    const [s, a] = this.alloc(x.dtype, sizeOf(shape));
+    binaryInto(BINARY_FN[op], d(x), d(y), a, shape, sa, sb);
+    return s;
+  }
+  compare(op: CompareOp, x: Storage, y: Storage, shape: readonly number[], sa: readonly number[], sb: readonly number[], outDType: DType): Storage {
+    const [s, a] = this.alloc(outDType, sizeOf(shape));
+    binaryInto(COMPARE_FN[op], d(x), d(y), a, shape, sa, sb);
+    return s;
+  }
+  where(c: Storage, x: Storage, y: Storage, shape: readonly number[], sc: readonly number[], sa: readonly number[], sb: readonly number[]): Storage {
+    const [s, a] = this.alloc(x.dtype, sizeOf(shape));
+    whereInto(d(c), d(x), d(y), a, shape, sc, sa, sb);
+    return s;
+  }
+
+  reduce(op: ReduceOp, x: Storage, outer: number, n: number, inner: number): Storage {
+    const [s, a] = this.alloc(x.dtype, outer * inner);
+    reduceInto(op, d(x), a, outer, n, inner);
+    return s;
+  }
+  argmax(x: Storage, outer: number, n: number, inner: number): Storage {
+    const [s, a] = this.alloc('i32', outer * inner);
+    argmaxInto(d(x), a as Int32Array, outer, n, inner);
+    return s;
+  }
+  logsumexp(x: Storage, outer: number, n: number, inner: number): Storage {
+    const [s, a] = this.alloc(x.dtype, outer * inner);
+    logsumexpInto(d(x), a, outer, n, inner);
+    return s;
+  }
+  softmax(x: Storage, outer: number, n: number, inner: number, log: boolean): Storage {
+    const [s, a] = this.alloc(x.dtype, x.size);
+    softmaxInto(d(x), a, outer, n, inner, log);
+    return s;
+  }
+  topk(x: Storage, outer: number, n: number, inner: number, k: number): [Storage, Storage] {
+    const [sv, v] = this.alloc(x.dtype, outer * k * inner);
+    const [si, i] = this.alloc('i32', outer * k * inner);
+    topkInto(d(x), v, i as Int32Array, outer, n, inner, k);
+    return [sv, si];
+  }
+
+  matmul(x: Storage, y: Storage, p: MatmulParams): Storage {
+    const { m, k, n, transA, transB, batchShape, aBatchStrides, bBatchStrides } = p;
+    const batch = sizeOf(batchShape);
+    const [s, out] = this.alloc(x.dtype, batch * m * n);
+    const a = d(x) as FloatArray;
+    const b = d(y) as FloatArray;
+    const idx = new Array<number>(batchShape.length).fill(0);
+    for (let t = 0; t < batch; t++) {
+      let ao = 0;
+      let bo = 0;
+      for (let i = 0; i < idx.length; i++) {
+        ao += idx[i]! * aBatchStrides[i]!;
+        bo += idx[i]! * bBatchStrides[i]!;
+      }
+      matmulInto(a, ao * m * k, b, bo * k * n, out as FloatArray, t * m * n, m, k, n, transA, transB);
+      for (let i = idx.length - 1; i >= 0; i--) {
+        if (++idx[i]! < batchShape[i]!) break;
+        idx[i] = 0;
+      }
+    }
+    return s;
+  }
+
+  permute(x: Storage, shape: readonly number[], perm: readonly number[]): Storage {
+    const [s, a] = this.alloc(x.dtype, x.size);
+    permuteInto(d(x), a, shape, perm);
+    return s;
+  }
+  expand(x: Storage, outShape: readonly number[], strides: readonly number[]): Storage {
+    const [s, a] = this.alloc(x.dtype, sizeOf(outShape));
+    expandInto(d(x), a, outShape, strides);
+    return s;
+  }
+  slice(x: Storage, outer: number, n: number, inner: number, start: number, len: number): Storage {
+    const [s, a] = this.alloc(x.dtype, outer * len * inner);
+    sliceInto(d(x), a, outer, n, inner, start, len);
+    return s;
+  }
+  concat(xs: readonly Storage[], ns: readonly number[], outer: number, inner: number): Storage {
+    const total = ns.reduce((p, q) => p + q, 0);
+    const [s, a] = this.alloc(xs[0]!.dtype, outer * total * inner);
+    concatInto(xs.map(d), ns, a, outer, inner);
+    return s;
+  }
+  gather(x: Storage, index: Storage, outer: number, n: number, inner: number, m: number): Storage {
+    const [s, a] = this.alloc(x.dtype, outer * m * inner);
+    gatherInto(d(x), d(index) as Int32Array, a, outer, n, inner, m);
+    return s;
+  }
+  scatterAdd(base: Storage, index: Storage, src: Storage, outer: number, n: number, inner: number, m: number): Storage {
+    const s = this.wrap(d(base).slice());
+    scatterAddInto(s.data, d(index) as Int32Array, d(src), outer, n, inner, m);
+    return s;
+  }
+  indexSelect(x: Storage, index: Storage, outer: number, n: number, inner: number, m: number): Storage {
+    const [s, a] = this.alloc(x.dtype, outer * m * inner);
+    indexSelectInto(d(x), d(index) as Int32Array, a, outer, n, inner, m);
+    return s;
+  }
+  indexAdd(src: Storage, index: Storage, outer: number, n: number, inner: number, m: number): Storage {
+    const [s, a] = this.alloc(src.dtype, outer * n * inner);
+    indexAddInto(d(src), d(index) as Int32Array, a, outer, n, inner, m);
+    return s;
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * CPU data-movement kernels: permute, expand (materialised broadcast), slice and concat along
+ * one axis, gather/scatterAdd along one axis, and indexSelect/indexAdd (embedding rows and
+ * their gradient). Indices arrive validated by the op layer.
+ */
+import type { TypedArray } from '../dtype.js';
+import { stridesOf } from '../shape.js';
+import { stridedWalk } from './elementwise.js';
+
+export function permuteInto(x: TypedArray, out: TypedArray, shape: readonly number[], perm: readonly number[]): void {
+  const st = stridesOf(shape);
+  const outShape = perm.map((p) => shape[p]!);
+  const inStrides = perm.map((p) => st[p]!);
+  expandInto(x, out, outShape, inStrides);
+}
+
+export function expandInto(x: TypedArray, out: TypedArray, outShape: readonly number[], strides: readonly number[]): void {
+  if (out.length === 0) return;
+  stridedWalk(outShape, [strides], (o, len, [ix], [dx]) => {
+    for (let j = 0; j < len; j++) out[o + j] = x[ix! + j * dx!]!;
+  });
+}
+
+export function sliceInto(
+  x: TypedArray, out: TypedArray, outer: number, n: number, inner: number, start: number, len: number,
+): void {
+  for (let o = 0; o < outer; o++) {
+    const src = (o * n + start) * inner;
+    out.set(x.subarray(src, src + len * inner), o * len * inner);
+  }
+}
+
+export function concatInto(xs: readonly TypedArray[], ns: readonly number[], out: TypedArray, outer: number, inner: number): void {
+  let total = 0;
+  for (const n of ns) total += n;
+  let at = 0;
+  for (let t = 0; t < xs.length; t++) {
+    const n = ns[t]!;
+    const x = xs[t]!;
+    for (let o = 0; o < outer; o++) {
+      out.set(x.subarray(o * n * inner, (o + 1) * n * inner), (o * total + at) * inner);
+    }
+    at += n;
+  }
+}
+
+export function gatherInto(
+  x: TypedArray, index: Int32Array, out: TypedArray, outer: number, n: number, inner: number, m: number,
+): void {
+  for (let o = 0; o < outer; o++) {
+    for (let j = 0; j < m; j++) {
+      const ob = (o * m + j) * inner;
+      for (let i = 0; i < inner; i++) out[ob + i] = x[(o * n + index[ob + i]!) * inner + i]!;
+    }
+  }
+}
+
+export function scatterAddInto(
+  out: TypedArray, index: Int32Array, src: TypedArray, outer: number, n: number, inner: number, m: number,
+): void {
+  for (let o = 0; o < outer; o++) {
+    for (let j = 0; j < m; j++) {
+      const sb = (o * m + j) * inner;
+      for (let i = 0; i < inner; i++) out[(o * n + index[sb + i]!) * inner + i]! += src[sb + i]!;
+    }
+  }
+}
+
+export function indexSelectInto(
+  x: TypedArray, index: Int32Array, out: TypedArray, outer: number, n: number, inner: number, m: number,
+): void {
+  for (let o = 0; o < outer; o++) {
+    for (let j = 0; j < m; j++) {
+      const src = (o * n + index[j]!) * inner;
+      out.set(x.subarray(src, src + inner), (o * m + j) * inner);
+    }
+  }
+}
+
+export function indexAddInto(
+  src: TypedArray, index: Int32Array, out: TypedArray, outer: number, n: number, inner: number, m: number,
+): void {
+  for (let o = 0; o < outer; o++) {
+    for (let j = 0; j < m; j++) {
+      const ob = (o * n + index[j]!) * inner;
+      const sb = (o * m + j) * inner;
+      for (let i = 0; i < inner; i++) out[ob + i]! += src[sb + i]!;
+    }
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * Shared fast-check arbitraries for the op property suites: shapes of rank 0–4 with size-1
+ * dims, broadcast-compatible shape pairs, and f64 tensors whose values can be kept away from
+ * an op's kinks (so central differences are valid).
+ */
+import fc from 'fast-check';
+import { tensor, type Tensor } from '../../src/index.js';
+
+export type Shape = number[];
+
+/** A shape of rank in [minRank, maxRank] with dims in [1, maxDim] (size-1 dims are common). */
+export function shapeArb(minRank = 0, maxRank = 4, maxDim = 3): fc.Arbitrary<Shape> {
+  return fc.array(fc.oneof(fc.constant(1), fc.integer({ min: 1, max: maxDim })), { minLength: minRank, maxLength: maxRank });
+}
+
+/**
+ * Two shapes that broadcast together: start from an output shape, then for each operand drop
+ * some leading dims and set some dims to 1.
+ */
+export function broadcastPairArb(maxRank = 4, maxDim = 3): fc.Arbitrary<[Shape, Shape]> {
+  return shapeArb(0, maxRank, maxDim).chain((out) => {
+    const derive = fc
+      .tuple(fc.integer({ min: 0, max: out.length }), fc.array(fc.boolean(), { minLength: out.length, maxLength: out.length }))
+      .map(([drop, ones]) => out.slice(drop).map((d, i) => (ones[i + drop] ? 1 : d)));
+    return fc.tuple(derive, derive);
+  });
+}
+
+export function sizeOf(shape: readonly number[]): number {
+  return shape.reduce((p, q) => p * q, 1);
+}
+
+/** Finite doubles in [min, max]. */
+export function valueArb(min = -3, max = 3): fc.Arbitrary<number> {
+  return fc.double({ min, max, noNaN: true, noDefaultInfinity: true });
+}
+
+/** Values at least `gap` away from every point in `kinks` (e.g. 0 for relu/abs). */
+export function valueAwayArb(kinks: number[], gap = 1e-3, min = -3, max = 3): fc.Arbitrary<number> {
+  return valueArb(min, max).filter((v) => kinks.every((k) => Math.abs(v - k) > gap));
+}
+
+/** Arrays of `n` values. */
+export function valuesArb(n: number, v: fc.Arbitrary<number> = valueArb()): fc.Arbitrary<number[]> {
+  return fc.array(v, { minLength: n, maxLength: n });
+}
+
+/** A shape with matching values. */
+export function shapedArb(shape: fc.Arbitrary<Shape>, v: fc.Arbitrary<number> = valueArb()): fc.Arbitrary<{ shape: Shape; values: number[] }> {
+  return shape.chain((s) => valuesArb(sizeOf(s), v).map((values) => ({ shape: s, values })));
+}
+
+/** Values whose pairwise gaps are at least `gap` (no ties: max/min/topk stay differentiable). */
+export function distinctValuesArb(n: number, gap = 1e-2, min = -3, max = 3): fc.Arbitrary<number[]> {
+  return valuesArb(n, valueArb(min, max)).filter((vs) => {
+    const s = [...vs].sort((a, b) => a - b);
+    for (let i = 1; i < s.length; i++) if (s[i]! - s[i - 1]! < gap) return false;
+    return true;
+  });
+}
+
+export function f64(shape: readonly number[], values: readonly number[]): Tensor {
+  return tensor(Float64Array.from(values), { shape });
+}
+
+export function f32(shape: readonly number[], values: readonly number[]): Tensor {
+  return tensor(Float32Array.from(values), { shape });
+}
+
+/** Runs for property tests: enough to find bugs, small enough for 2 CI cores. */
+export const RUNS = { numRuns: 60 } as const;
