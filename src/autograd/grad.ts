@@ -5,7 +5,7 @@
 import { AutogradError, isFloat, Tensor } from '../tensor/index.js';
 import { zerosLike } from '../tensor/creation.js';
 import { type BackwardOptions, runBackward } from './tape.js';
-import { detach } from './ops/shape.js';
+import { clone, detach } from './ops/shape.js';
 import { checkTensor } from './ops/common.js';
 
 /** Tensor.backward(seed?): accumulates d(this)/d(leaf) into every leaf's .grad. */
@@ -32,7 +32,9 @@ export function valueAndGrad(
   const leaves = inputs.map((x, i) => {
     checkTensor('grad', x, `input ${i}`);
     if (!isFloat(x.dtype)) return x;
-    const l = detach(x);
+    // Under createGraph an input that is itself recorded (grad of grad) must stay connected to
+    // its graph, so it enters through an identity node; otherwise a detached copy is the leaf.
+    const l = opts.createGraph && x.requiresGrad ? clone(x) : detach(x);
     l.requiresGrad = true;
     return l;
   });

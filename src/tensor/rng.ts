@@ -50,7 +50,7 @@ export interface RngState {
   counter: number;
 }
 
-const TWO_POW_M24 = 2 ** -24;
+const TWO_POW_M23 = 2 ** -23;
 
 /**
  * A Philox stream. Each draw consumes whole 128-bit blocks (4 u32 each), so the values a call
@@ -93,13 +93,15 @@ export class Rng {
   }
 
   /**
-   * n uniforms in the open interval (0, 1): (u >>> 8) + 0.5 over 2^24, exactly representable in
-   * f32 so the GPU produces the same values.
+   * n uniforms in the open interval (0, 1): (u >>> 9) + 0.5 over 2^23, i.e. odd multiples of
+   * 2^-24 in [2^-24, 1 - 2^-24]. They need 24 significant bits, so they are exactly representable
+   * in f32 (the GPU produces the same values, and an f32 draw never rounds up to 1). With
+   * (u >>> 8) + 0.5 over 2^24 the values needed 25 bits and f32 rand could return exactly 1.
    */
   uniform(n: number): Float64Array {
     const u = this.uint32(n);
     const out = new Float64Array(n);
-    for (let i = 0; i < n; i++) out[i] = ((u[i]! >>> 8) + 0.5) * TWO_POW_M24;
+    for (let i = 0; i < n; i++) out[i] = ((u[i]! >>> 9) + 0.5) * TWO_POW_M23;
     return out;
   }
 

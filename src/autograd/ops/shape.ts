@@ -79,6 +79,7 @@ export function transpose(x: Tensor, dim0 = -2, dim1 = -1): Tensor {
   if (x.ndim < 2 && dim0 === -2 && dim1 === -1) return reshape(x, x.shape);
   const a = normDim('transpose', dim0, x.ndim);
   const b = normDim('transpose', dim1, x.ndim);
+  if (x.ndim === 0) return reshape(x, x.shape); // dims 0 / -1 wrap on a 0-d tensor, as in torch
   const perm = x.shape.map((_, i) => i);
   perm[a] = b;
   perm[b] = a;

@@ -63,7 +63,7 @@ export class CpuBackend implements Backend {
   }
   full(size: number, value: number, dtype: DType): Storage {
     const [s, a] = this.alloc(dtype, size);
-    if (value !== 0) a.fill(value);
+    if (value !== 0 || Object.is(value, -0)) a.fill(value); // keep -0: x.div(-0) is -Inf for x > 0
     return s;
   }
   read(s: Storage): Promise<TypedArray> {
@@ -106,7 +106,8 @@ export class CpuBackend implements Backend {
   }
   binary(op: BinaryOp, x: Storage, y: Storage, shape: readonly number[], sa: readonly number[], sb: readonly number[]): Storage {
     const [s, a] = this.alloc(x.dtype, sizeOf(shape));
-    binaryInto(BINARY_FN[op], d(x), d(y), a, shape, sa, sb);
+    // i32 mul wraps modulo 2^32 like add/sub; a double product loses the low bits past 2^53.
+    binaryInto(op === 'mul' && x.dtype === 'i32' ? Math.imul : BINARY_FN[op], d(x), d(y), a, shape, sa, sb);
     return s;
   }
   compare(op: CompareOp, x: Storage, y: Storage, shape: readonly number[], sa: readonly number[], sb: readonly number[], outDType: DType): Storage {

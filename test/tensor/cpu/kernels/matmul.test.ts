@@ -1,0 +1,229 @@
+/**
+ * The CPU matmul kernel: matmulInto must equal the naive triple loop matmulNaive bit for bit
+ * (same float64 accumulation order p = 0..k-1, one rounding at the store) for every size,
+ * offset, transpose combination and array type, and must therefore be batch invariant: a row
+ * computed alone equals the same row computed inside any batch. Comparisons are on the bytes
+ * of the whole output array, so writes outside the m*n block are caught too.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { type FloatArray, matmulInto, matmulNaive } from '../../../../src/tensor/cpu/kernels/matmul.js';
+
+type Ctor = Float32ArrayConstructor | Float64ArrayConstructor;
+const CTORS: Record<'f32' | 'f64', Ctor> = { f32: Float32Array, f64: Float64Array };
+
+/** Deterministic values spanning many binades (so any change of summation order shows), with exact zeros and -0. */
+function fill(arr: FloatArray, seed: number): FloatArray {
+  let s = seed >>> 0 || 1;
+  const next = (): number => {
+    // xorshift32
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    return s / 4294967296;
+  };
+  for (let i = 0; i < arr.length; i++) {
+    const r = next();
+    if (r < 0.04) arr[i] = 0;
+    else if (r < 0.06) arr[i] = -0;
+    else arr[i] = (next() - 0.5) * 2 ** Math.floor(next() * 40 - 20);
+  }
+  return arr;
+}
+
+/** Byte-level equality of two arrays of the same type (NaN payloads and -0 included). */
+function sameBits(x: FloatArray, y: FloatArray): boolean {
+  const bx = new Uint8Array(x.buffer, x.byteOffset, x.byteLength);
+  const by = new Uint8Array(y.buffer, y.byteOffset, y.byteLength);
+  if (bx.length !== by.length) return false;
+  for (let i = 0; i < bx.length; i++) if (bx[i] !== by[i]) return false;
+  return true;
+}
+
+/** Index of the first element that differs (Object.is), for readable failures; -1 if none. */
+function firstDiff(x: FloatArray, y: FloatArray): number {
+  for (let i = 0; i < x.length; i++) if (!Object.is(x[i], y[i])) return i;
+  return x.length === y.length ? -1 : x.length;
+}
+
+interface Case {
+  dtype: 'f32' | 'f64';
+  m: number;
+  k: number;
+  n: number;
+  aOff: number;
+  bOff: number;
+  outOff: number;
+  transA: boolean;
+  transB: boolean;
+  seed: number;
+}
+
+/** Runs both kernels on the same inputs and sentinel-filled outputs; returns [fast, naive]. */
+function runBoth(c: Case): [FloatArray, FloatArray] {
+  const C = CTORS[c.dtype];
+  const a = fill(new C(c.aOff + c.m * c.k + 3), c.seed);
+  const b = fill(new C(c.bOff + c.k * c.n + 3), c.seed ^ 0x5bd1e995);
+  const outLen = c.outOff + c.m * c.n + 3;
+  const got = new C(outLen).fill(7.25);
+  const want = new C(outLen).fill(7.25);
+  matmulInto(a, c.aOff, b, c.bOff, got, c.outOff, c.m, c.k, c.n, c.transA, c.transB);
+  matmulNaive(a, c.aOff, b, c.bOff, want, c.outOff, c.m, c.k, c.n, c.transA, c.transB);
+  return [got, want];
+}
+
+function expectSame(got: FloatArray, want: FloatArray, what: unknown): void {
+  if (!sameBits(got, want)) {
+    const i = firstDiff(got, want);
+    expect.fail(`differs at element ${i}: ${got[i]} vs ${want[i]} for ${JSON.stringify(what)}`);
+  }
+}
+
+/** Sizes 0..37, biased towards 0, 1 and sizes around the 3 x 4 tile. */
+const dimArb = fc.oneof(fc.constantFrom(0, 1, 2, 3, 4, 5, 7, 8), fc.integer({ min: 0, max: 37 }));
+
+const caseArb: fc.Arbitrary<Case> = fc.record({
+  dtype: fc.constantFrom('f32' as const, 'f64' as const),
+  m: dimArb,
+  k: dimArb,
+  n: dimArb,
+  aOff: fc.integer({ min: 0, max: 9 }),
+  bOff: fc.integer({ min: 0, max: 9 }),
+  outOff: fc.integer({ min: 0, max: 9 }),
+  transA: fc.boolean(),
+  transB: fc.boolean(),
+  seed: fc.integer({ min: 1, max: 0x7fffffff }),
+});
+
+describe('matmulNaive (the reference)', () => {
+  it('computes a known product in every layout', () => {
+    // A = [[1,2,3],[4,5,6]] (2x3), B = [[7,8],[9,10],[11,12]] (3x2), A@B = [[58,64],[139,154]].
+    const A = [1, 2, 3, 4, 5, 6];
+    const At = [1, 4, 2, 5, 3, 6]; // stored [k, m]
+    const B = [7, 8, 9, 10, 11, 12];
+    const Bt = [7, 9, 11, 8, 10, 12]; // stored [n, k]
+    for (const C of [Float32Array, Float64Array]) {
+      for (const [transA, transB] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+        for (const f of [matmulNaive, matmulInto]) {
+          const out = new C(4);
+          f(C.from(transA ? At : A), 0, C.from(transB ? Bt : B), 0, out, 0, 2, 3, 2, transA, transB);
+          expect(Array.from(out)).toEqual([58, 64, 139, 154]);
+        }
+      }
+    }
+  });
+});
+
+describe('matmulInto', () => {
+  it('equals matmulNaive bitwise (sizes 0..37, offsets, all transposes, f32 and f64)', () => {
+    fc.assert(
+      fc.property(caseArb, (c) => {
+        const [got, want] = runBoth(c);
+        expectSame(got, want, c);
+      }),
+      { numRuns: 400 },
+    );
+  });
+
+  it('is batch invariant: a row computed alone equals that row of the full product', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom('f32' as const, 'f64' as const),
+        fc.integer({ min: 1, max: 37 }),
+        dimArb,
+        dimArb,
+        fc.boolean(),
+        fc.integer({ min: 1, max: 0x7fffffff }),
+        (dtype, m, k, n, transB, seed) => {
+          const C = CTORS[dtype];
+          const a = fill(new C(m * k), seed);
+          const b = fill(new C(k * n), seed + 1);
+          const full = new C(m * n);
+          matmulInto(a, 0, b, 0, full, 0, m, k, n, false, transB);
+          const row = new C(n);
+          for (let i = 0; i < m; i++) {
+            matmulInto(a, i * k, b, 0, row, 0, 1, k, n, false, transB);
+            expectSame(row, full.subarray(i * n, (i + 1) * n), { dtype, m, k, n, transB, i });
+          }
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+
+  it('is batch invariant across k-chunks, cache blocks and edge tiles at larger sizes', () => {
+    // k = 2100 is split into 3 chunks of 700 (partial sums through the float64 scratch); A
+    // blocks are then 93 rows and B blocks 372 columns, so m = 100 and n = 383 cross both
+    // with edge tiles, and each row lands in a different block and tile than when alone.
+    const m = 100, k = 2100, n = 383;
+    for (const transB of [false, true]) {
+      const a = fill(new Float32Array(m * k), 11);
+      const b = fill(new Float32Array(k * n), 12);
+      const full = new Float32Array(m * n);
+      matmulInto(a, 0, b, 0, full, 0, m, k, n, false, transB);
+      if (!transB) {
+        // (The reference is slow at this size; once is enough.)
+        const want = new Float32Array(m * n);
+        matmulNaive(a, 0, b, 0, want, 0, m, k, n, false, transB);
+        expectSame(full, want, { m, k, n, transB });
+      }
+      const row = new Float32Array(n);
+      for (const i of [0, 1, 2, 3, 92, 93, 94, 99]) {
+        matmulInto(a, i * k, b, 0, row, 0, 1, k, n, false, transB);
+        expectSame(row, full.subarray(i * n, (i + 1) * n), { i, transB });
+      }
+    }
+  });
+
+  it('equals matmulNaive when k is split into many chunks', () => {
+    // Just over the no-split limit (3 chunks), 22 chunks, and 257 chunks.
+    const layouts = [[false, false], [true, false], [false, true], [true, true]] as const;
+    for (const [m, k, n] of [[8, 2049, 9], [7, 22000, 9], [5, 262_200, 6]] as const) {
+      for (const [transA, transB] of k > 100_000 ? layouts.slice(0, 2) : layouts) {
+        for (const dtype of k > 100_000 ? (['f32'] as const) : (['f32', 'f64'] as const)) {
+          const c = { dtype, m, k, n, aOff: 1, bOff: 2, outOff: 3, transA, transB, seed: m + n };
+          const [got, want] = runBoth(c);
+          expectSame(got, want, c);
+        }
+      }
+    }
+  });
+
+  it('writes zeros when k = 0 and leaves the rest of out alone', () => {
+    for (const C of [Float32Array, Float64Array]) {
+      const out = new C(2 + 3 * 4 + 2).fill(9);
+      matmulInto(new C(0), 0, new C(0), 0, out, 2, 3, 0, 4, false, false);
+      expect(Array.from(out)).toEqual([9, 9, ...new Array(12).fill(0), 9, 9]);
+      expect(out.slice(2, 14).every((x) => Object.is(x, 0))).toBe(true);
+    }
+  });
+
+  it('writes nothing when m = 0 or n = 0', () => {
+    for (const C of [Float32Array, Float64Array]) {
+      for (const [m, n] of [[0, 5], [5, 0], [0, 0]] as const) {
+        for (const [transA, transB] of [[false, false], [true, true]] as const) {
+          const out = new C(8).fill(9);
+          matmulInto(fill(new C(5 * 6), 3), 0, fill(new C(6 * 5), 4), 0, out, 1, m, 6, n, transA, transB);
+          expect(Array.from(out)).toEqual(new Array(8).fill(9));
+        }
+      }
+    }
+  });
+
+  it('is exact for mixed array types (f32 A, f64 B, either output)', () => {
+    for (const OutC of [Float32Array, Float64Array]) {
+      for (const [m, k, n] of [[1, 9, 6], [5, 13, 7], [8, 3, 11]] as const) {
+        for (const [transA, transB] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+          const a = fill(new Float32Array(m * k), m * 31 + k);
+          const b = fill(new Float64Array(k * n), n * 17 + k);
+          const got = new OutC(m * n);
+          const want = new OutC(m * n);
+          matmulInto(a, 0, b, 0, got, 0, m, k, n, transA, transB);
+          matmulNaive(a, 0, b, 0, want, 0, m, k, n, transA, transB);
+          expectSame(got, want, { m, k, n, transA, transB, out: OutC.name });
+        }
+      }
+    }
+  });
+});
