@@ -12,3 +12,4 @@ export { Rng, type RngState, philox4x32, globalRng, manualSeed } from './rng.js'
 export { getDevice, registerBackend, markUnavailable, isDeviceName, cpuBackend } from './device.js';
 export { tidy, keep, liveTensors } from './memory.js';
 export { broadcastShapes, sizeOf, stridesOf, type Shape } from './shape.js';
+export { initWebGpu, deviceInfo, webgpuBackend, type GpuDeviceInfo, type GpuPath } from './webgpu/index.js';

@@ -1,0 +1,317 @@
+/**
+ * The WebGPU backend: WGSL kernels on a Dawn device. Ops are encoded when called, into one
+ * compute pass per batch; a batch is submitted when something is read back or when it grows
+ * past a bound. Kernel parameters (shapes, strides, scalars) go in a per-batch uniform ring so
+ * the number of distinct shaders stays small; pipelines are cached by shader text.
+ * Kernel families live in ./kernels/*.ts and call `run()`.
+ */
+import type { Backend, BinaryOp, CompareOp, MatmulParams, ReduceOp, Storage, UnaryOp } from '../backend.js';
+import { arrayFor, type DType, dtypeOfArray, type TypedArray } from '../dtype.js';
+import { DeviceError, DTypeError } from '../errors.js';
+import type { GpuDeviceInfo } from './device.js';
+import { BufferPool } from './pool.js';
+import * as EW from './kernels/elementwise.js';
+import * as RD from './kernels/reduce.js';
+import * as IX from './kernels/indexing.js';
+import * as MM from './kernels/matmul.js';
+
+export class WebGpuStorage implements Storage {
+  constructor(
+    readonly backend: WebGpuBackend,
+    private _buffer: GPUBuffer | null,
+    readonly dtype: DType,
+    readonly size: number,
+  ) {}
+  get buffer(): GPUBuffer {
+    if (this._buffer === null) throw new DeviceError('webgpu: this buffer was disposed and can no longer be used');
+    return this._buffer;
+  }
+  get disposed(): boolean {
+    return this._buffer === null;
+  }
+  take(): GPUBuffer {
+    const b = this.buffer;
+    this._buffer = null;
+    return b;
+  }
+}
+
+/** Little helper to lay out a uniform struct of 4-byte scalars (and 16-byte-aligned vec4 arrays). */
+export class Params {
+  private words: number[] = [];
+  private kinds: ('u' | 'i' | 'f')[] = [];
+  u32(...v: number[]): this {
+    for (const x of v) {
+      this.words.push(x);
+      this.kinds.push('u');
+    }
+    return this;
+  }
+  i32(...v: number[]): this {
+    for (const x of v) {
+      this.words.push(x);
+      this.kinds.push('i');
+    }
+    return this;
+  }
+  f32(...v: number[]): this {
+    for (const x of v) {
+      this.words.push(x);
+      this.kinds.push('f');
+    }
+    return this;
+  }
+  /** Pads to a 16-byte boundary (before an array<vec4<u32>, N> member). */
+  align16(): this {
+    while (this.words.length % 4 !== 0) this.u32(0);
+    return this;
+  }
+  bytes(): ArrayBuffer {
+    const n = Math.max(4, Math.ceil(this.words.length / 4) * 4);
+    const buf = new ArrayBuffer(n * 4);
+    const u = new Uint32Array(buf);
+    const i = new Int32Array(buf);
+    const f = new Float32Array(buf);
+    this.words.forEach((w, k) => {
+      const kind = this.kinds[k];
+      if (kind === 'u') u[k] = w >>> 0;
+      else if (kind === 'i') i[k] = w | 0;
+      else f[k] = w;
+    });
+    return buf;
+  }
+}
+
+export interface KernelCall {
+  /** Cache key is the code itself. Binding 0 is `var<uniform> p: Params` (when params given);
+   * bindings 1..n are the storage buffers in `buffers` order (declare only those used). */
+  code: string;
+  buffers: readonly WebGpuStorage[];
+  params?: Params;
+  /** Total workgroups (1-D; split over x/y when above 65535) or an explicit [x, y, z]. */
+  groups: number | [number, number, number];
+}
+
+const UNIFORM_SLOT = 256;
+const UNIFORM_SLOTS = 1024;
+const MAX_DISPATCHES_PER_BATCH = 512;
+
+export class WebGpuBackend implements Backend {
+  readonly name = 'webgpu' as const;
+  readonly pool: BufferPool;
+  private pipelines = new Map<string, GPUComputePipeline>();
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private dispatches = 0;
+  private uniformCpu = new ArrayBuffer(UNIFORM_SLOT * UNIFORM_SLOTS);
+  private uniformGpu: GPUBuffer;
+  private uniformUsed = 0;
+  private live = 0;
+  private lastError: string | null = null;
+  private staging: GPUBuffer[] = [];
+  submits = 0;
+
+  constructor(readonly device: GPUDevice, readonly info: GpuDeviceInfo) {
+    this.pool = new BufferPool(device);
+    this.uniformGpu = device.createBuffer({ size: UNIFORM_SLOT * UNIFORM_SLOTS, usage: 0x40 | 0x8 }); // UNIFORM | COPY_DST
+    device.addEventListener('uncapturederror', (e) => {
+      this.lastError = (e as GPUUncapturedErrorEvent).error.message;
+    });
+  }
+
+  describe(): string {
+    return `webgpu: ${this.info.adapter} (${this.info.path}, ${this.info.featureLevel})`;
+  }
+
+  // ---- memory -------------------------------------------------------------------------------
+  alloc(dtype: DType, size: number): WebGpuStorage {
+    if (dtype === 'f64') throw new DTypeError('webgpu: f64 is not supported on the GPU; use f32 (f64 is CPU only)');
+    if (size >= 2 ** 31) throw new DeviceError(`webgpu: ${size} elements exceed the 2^31 - 1 limit of 32-bit WGSL indexing`);
+    const bytes = Math.max(4, size * 4);
+    if (bytes > this.info.limits.maxStorageBufferBindingSize) {
+      throw new DeviceError(`webgpu: a ${bytes}-byte buffer exceeds the adapter's maxStorageBufferBindingSize (${this.info.limits.maxStorageBufferBindingSize})`);
+    }
+    this.live++;
+    return new WebGpuStorage(this, this.pool.acquire(bytes), dtype, size);
+  }
+  fromArray(data: TypedArray): Storage {
+    const dtype = dtypeOfArray(data);
+    const s = this.alloc(dtype, data.length);
+    if (data.length === 0) return s;
+    // Upload through a staging buffer copied in command order (see pool.ts for why).
+    const staging = this.device.createBuffer({ size: data.byteLength, usage: 0x2 | 0x4, mappedAtCreation: true }); // MAP_WRITE | COPY_SRC
+    new Uint8Array(staging.getMappedRange()).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    staging.unmap();
+    const enc = this.commandEncoder();
+    this.pass?.end();
+    this.pass = null;
+    enc.copyBufferToBuffer(staging, 0, s.buffer, 0, data.byteLength);
+    this.staging.push(staging);
+    if (this.staging.length >= 256) this.flush();
+    return s;
+  }
+  full(size: number, value: number, dtype: DType): Storage {
+    return EW.fill(this, size, value, dtype);
+  }
+  async read(s: Storage): Promise<TypedArray> {
+    const st = s as WebGpuStorage;
+    const out = arrayFor(st.dtype, st.size);
+    if (st.size === 0) return out;
+    const bytes = st.size * 4;
+    this.flush();
+    const staging = this.device.createBuffer({ size: Math.ceil(bytes / 4) * 4, usage: 0x1 | 0x8 }); // MAP_READ | COPY_DST
+    const enc = this.device.createCommandEncoder();
+    enc.copyBufferToBuffer(st.buffer, 0, staging, 0, bytes);
+    this.device.queue.submit([enc.finish()]);
+    this.submits++;
+    await staging.mapAsync(0x1);
+    const mapped = staging.getMappedRange(0, bytes);
+    (out as Float32Array).set(st.dtype === 'i32' ? new Int32Array(mapped) : new Float32Array(mapped));
+    staging.unmap();
+    staging.destroy();
+    this.throwIfError();
+    return out;
+  }
+  readSync(): TypedArray {
+    throw new DeviceError('webgpu: reads from the GPU are async; use await t.toArray()');
+  }
+  dispose(s: Storage): void {
+    const st = s as WebGpuStorage;
+    if (st.disposed) return;
+    this.pool.release(st.take());
+    this.live--;
+  }
+  liveBuffers(): number {
+    return this.live;
+  }
+
+  // ---- dispatch -----------------------------------------------------------------------------
+  private pipeline(code: string): GPUComputePipeline {
+    let p = this.pipelines.get(code);
+    if (!p) {
+      const module = this.device.createShaderModule({ code });
+      p = this.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' } });
+      this.pipelines.set(code, p);
+    }
+    return p;
+  }
+
+  get pipelineCount(): number {
+    return this.pipelines.size;
+  }
+
+  run(call: KernelCall): void {
+    const groups: [number, number, number] = Array.isArray(call.groups)
+      ? call.groups
+      : call.groups <= 65535
+        ? [call.groups, 1, 1]
+        : [65535, Math.ceil(call.groups / 65535), 1];
+    if (groups[0] * groups[1] * groups[2] === 0) return;
+    if (this.uniformUsed >= UNIFORM_SLOTS || this.dispatches >= MAX_DISPATCHES_PER_BATCH) this.flush();
+    const pipeline = this.pipeline(call.code);
+    const entries: GPUBindGroupEntry[] = [];
+    if (call.params) {
+      const bytes = call.params.bytes();
+      if (bytes.byteLength > UNIFORM_SLOT) throw new DeviceError(`webgpu: kernel params of ${bytes.byteLength} bytes exceed ${UNIFORM_SLOT}`);
+      const off = this.uniformUsed * UNIFORM_SLOT;
+      new Uint8Array(this.uniformCpu, off, bytes.byteLength).set(new Uint8Array(bytes));
+      this.uniformUsed++;
+      entries.push({ binding: 0, resource: { buffer: this.uniformGpu, offset: off, size: bytes.byteLength } });
+    }
+    call.buffers.forEach((b, i) => entries.push({ binding: i + 1, resource: { buffer: b.buffer } }));
+    const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+    if (!this.pass) this.pass = this.commandEncoder().beginComputePass();
+    this.pass.setPipeline(pipeline);
+    this.pass.setBindGroup(0, bindGroup);
+    this.pass.dispatchWorkgroups(groups[0], groups[1], groups[2]);
+    this.dispatches++;
+  }
+
+  private commandEncoder(): GPUCommandEncoder {
+    this.encoder ??= this.device.createCommandEncoder();
+    return this.encoder;
+  }
+
+  /** Submits everything encoded so far. */
+  flush(): void {
+    if (!this.encoder) return;
+    this.pass?.end();
+    this.pass = null;
+    if (this.uniformUsed > 0) this.device.queue.writeBuffer(this.uniformGpu, 0, this.uniformCpu, 0, this.uniformUsed * UNIFORM_SLOT);
+    this.device.queue.submit([this.encoder.finish()]);
+    this.submits++;
+    this.encoder = null;
+    this.uniformUsed = 0;
+    this.dispatches = 0;
+    for (const b of this.staging) b.destroy();
+    this.staging = [];
+  }
+
+  /** Waits for all submitted work (benchmarks use it to time GPU work honestly). */
+  async sync(): Promise<void> {
+    this.flush();
+    await this.device.queue.onSubmittedWorkDone();
+    this.throwIfError();
+  }
+
+  private throwIfError(): void {
+    if (this.lastError !== null) {
+      const m = this.lastError;
+      this.lastError = null;
+      throw new DeviceError(`webgpu: a kernel failed validation: ${m}`);
+    }
+  }
+
+  // ---- ops ----------------------------------------------------------------------------------
+  cast(x: Storage, dtype: DType): Storage { return EW.cast(this, x as WebGpuStorage, dtype); }
+  unary(op: UnaryOp, x: Storage): Storage { return EW.unary(this, op, x as WebGpuStorage); }
+  clamp(x: Storage, lo: number, hi: number): Storage { return EW.clamp(this, x as WebGpuStorage, lo, hi); }
+  binary(op: BinaryOp, a: Storage, b: Storage, shape: readonly number[], sa: readonly number[], sb: readonly number[]): Storage {
+    return EW.binary(this, op, a as WebGpuStorage, b as WebGpuStorage, shape, sa, sb);
+  }
+  compare(op: CompareOp, a: Storage, b: Storage, shape: readonly number[], sa: readonly number[], sb: readonly number[], outDType: DType): Storage {
+    return EW.compare(this, op, a as WebGpuStorage, b as WebGpuStorage, shape, sa, sb, outDType);
+  }
+  where(c: Storage, a: Storage, b: Storage, shape: readonly number[], sc: readonly number[], sa: readonly number[], sb: readonly number[]): Storage {
+    return EW.where(this, c as WebGpuStorage, a as WebGpuStorage, b as WebGpuStorage, shape, sc, sa, sb);
+  }
+  permute(x: Storage, shape: readonly number[], perm: readonly number[]): Storage {
+    return EW.permute(this, x as WebGpuStorage, shape, perm);
+  }
+  expand(x: Storage, outShape: readonly number[], strides: readonly number[]): Storage {
+    return EW.expand(this, x as WebGpuStorage, outShape, strides);
+  }
+
+  reduce(op: ReduceOp, x: Storage, outer: number, n: number, inner: number): Storage {
+    return RD.reduce(this, op, x as WebGpuStorage, outer, n, inner);
+  }
+  argmax(x: Storage, outer: number, n: number, inner: number): Storage { return RD.argmax(this, x as WebGpuStorage, outer, n, inner); }
+  logsumexp(x: Storage, outer: number, n: number, inner: number): Storage { return RD.logsumexp(this, x as WebGpuStorage, outer, n, inner); }
+  softmax(x: Storage, outer: number, n: number, inner: number, log: boolean): Storage {
+    return RD.softmax(this, x as WebGpuStorage, outer, n, inner, log);
+  }
+  topk(x: Storage, outer: number, n: number, inner: number, k: number): [Storage, Storage] {
+    return RD.topk(this, x as WebGpuStorage, outer, n, inner, k);
+  }
+
+  matmul(a: Storage, b: Storage, p: MatmulParams): Storage { return MM.matmul(this, a as WebGpuStorage, b as WebGpuStorage, p); }
+
+  slice(x: Storage, outer: number, n: number, inner: number, start: number, len: number): Storage {
+    return IX.slice(this, x as WebGpuStorage, outer, n, inner, start, len);
+  }
+  concat(xs: readonly Storage[], ns: readonly number[], outer: number, inner: number): Storage {
+    return IX.concat(this, xs as WebGpuStorage[], ns, outer, inner);
+  }
+  gather(x: Storage, index: Storage, outer: number, n: number, inner: number, m: number): Storage {
+    return IX.gather(this, x as WebGpuStorage, index as WebGpuStorage, outer, n, inner, m);
+  }
+  scatterAdd(base: Storage, index: Storage, src: Storage, outer: number, n: number, inner: number, m: number): Storage {
+    return IX.scatterAdd(this, base as WebGpuStorage, index as WebGpuStorage, src as WebGpuStorage, outer, n, inner, m);
+  }
+  indexSelect(x: Storage, index: Storage, outer: number, n: number, inner: number, m: number): Storage {
+    return IX.indexSelect(this, x as WebGpuStorage, index as WebGpuStorage, outer, n, inner, m);
+  }
+  indexAdd(src: Storage, index: Storage, outer: number, n: number, inner: number, m: number): Storage {
+    return IX.indexAdd(this, src as WebGpuStorage, index as WebGpuStorage, outer, n, inner, m);
+  }
+}
