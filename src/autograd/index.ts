@@ -16,6 +16,6 @@ export {
   sin, cos, square, reciprocal, where, clamp,
 } from './ops/elementwise.js';
 export { sum, mean, max, min, logsumexp, argmax, softmax, logSoftmax, type Dims } from './ops/reduce.js';
-export { reshape, flatten, squeeze, unsqueeze, permute, transpose, expand, slice, cat, stack, detach, clone, to } from './ops/shape.js';
+export { reshape, flatten, squeeze, unsqueeze, permute, transpose, expand, slice, cat, stack, detach, clone, to, toAsync } from './ops/shape.js';
 export { gather, scatterAdd, embedding, topk, type TopK } from './ops/indexing.js';
 export { matmul, matmulT } from './ops/matmul.js';

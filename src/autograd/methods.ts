@@ -84,6 +84,8 @@ declare module '../tensor/tensor.js' {
     detach(): Tensor;
     clone(): Tensor;
     to(target: DType | DeviceName): Tensor;
+    /** Moves across devices when that needs an async read (GPU → CPU); returns a new leaf. */
+    toAsync(target: DeviceName): Promise<Tensor>;
     backward(seed?: Tensor, opts?: BackwardOptions): void;
     /** Keep .grad on this non-leaf tensor during backward. */
     retainGrad(): Tensor;
@@ -157,6 +159,7 @@ const methods: { [K in keyof Tensor]?: (this: Tensor, ...args: never[]) => unkno
   detach() { return S.detach(this); },
   clone() { return S.clone(this); },
   to(target: DType | DeviceName) { return S.to(this, target); },
+  toAsync(target: DeviceName) { return S.toAsync(this, target); },
   backward(seed?: Tensor, opts?: BackwardOptions) { backward(this, seed, opts); },
   retainGrad() { this.retainsGrad = true; return this; },
   setRequiresGrad(flag = true) {

@@ -198,10 +198,23 @@ export function to(x: Tensor, target: DType | DeviceName): Tensor {
     const dst = getDevice(target);
     if (x.device !== 'cpu' && target !== 'cpu') throw new ValueError(`to: cannot move from ${x.device} to ${target} directly`);
     if (x.device !== 'cpu') {
-      throw new ValueError(`to: reading from '${x.device}' is async; read it with await t.toArray() and build a tensor on '${target}'`);
+      throw new ValueError(`to: reading from '${x.device}' is async; use await t.toAsync('${target}')`);
     }
     const y = new Tensor(dst.fromArray(x.backend.readSync(x.storage)), x.shape);
     return record('to', [x], y, (g) => [g.device === x.device ? g : to(g, x.device)]);
   }
   throw new ValueError(`to: '${String(target)}' is neither a dtype (f32, f64, i32) nor a device (cpu, webgpu)`);
+}
+
+/**
+ * Moves a tensor to `target` when that needs an async read (GPU → CPU). The result is a new
+ * leaf: gradients do not flow back across an async move.
+ */
+export async function toAsync(x: Tensor, target: DeviceName): Promise<Tensor> {
+  checkTensor('toAsync', x);
+  if (!isDeviceName(target)) throw new ValueError(`toAsync: '${String(target)}' is not a device (cpu, webgpu)`);
+  if (target === x.device) return x;
+  if (x.device === 'cpu') return detach(to(x, target));
+  const data = await x.toArray();
+  return new Tensor(getDevice(target).fromArray(data), x.shape);
 }

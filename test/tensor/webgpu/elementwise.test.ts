@@ -183,3 +183,16 @@ describeGpu('webgpu elementwise parity', () => {
     expect(gpu!.liveBuffers()).toBe(startBuffers);
   });
 });
+
+describeGpu('moving between devices', () => {
+  it('to(webgpu) is differentiable; GPU → CPU needs toAsync and gives a leaf with the same values', async () => {
+    const x = tensor([[1, -2], [3, 4]], { requiresGrad: true });
+    const g = x.to('webgpu');
+    expect(g.device).toBe('webgpu');
+    expect(() => g.to('cpu')).toThrow(/await t.toAsync\('cpu'\)/);
+    const back = await g.mul(2).toAsync('cpu');
+    expect(back.device).toBe('cpu');
+    expect(back.requiresGrad).toBe(false);
+    expect(Array.from(back.toArraySync())).toEqual([2, -4, 6, 8]);
+  });
+});
