@@ -6,7 +6,7 @@
  */
 import type { Backend, DeviceName, Storage } from './backend.js';
 import type { DType, TypedArray } from './dtype.js';
-import { DeviceError } from './errors.js';
+import { DeviceError, ShapeError } from './errors.js';
 import { trackCreated, trackDisposed } from './memory.js';
 import { type Shape, fmtShape, sizeOf } from './shape.js';
 
@@ -54,6 +54,23 @@ export class Tensor {
   }
   get backend(): Backend {
     return this.storage.backend;
+  }
+
+  /**
+   * Replaces this tensor's values with `src`'s (same shape, dtype and device), keeping the
+   * tensor's identity: how an optimiser updates a parameter in place, or a checkpoint loads
+   * into a module. The old storage is disposed; `src` keeps its own. Not recorded on the tape.
+   */
+  assign(src: Tensor): this {
+    if (src.dtype !== this.dtype || src.device !== this.device || src.shape.length !== this.shape.length || src.shape.some((d, i) => d !== this.shape[i])) {
+      throw new ShapeError(
+        `assign: source ${fmtShape(src.shape)} ${src.dtype} on ${src.device} does not match target ${fmtShape(this.shape)} ${this.dtype} on ${this.device}`,
+      );
+    }
+    const old = this.storage;
+    this._storage = src.backend.expand(src.storage, [src.size], [1]);
+    old.backend.dispose(old);
+    return this;
   }
   get device(): DeviceName {
     return this.storage.backend.name;
