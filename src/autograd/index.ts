@@ -13,7 +13,7 @@ export {
   unary, binary, compare,
   add, sub, mul, div, pow, maximum, minimum, eq, ne, gt, ge, lt, le,
   neg, exp, log, sqrt, rsqrt, abs, tanh, sigmoid, relu, silu, gelu, softplus, sign, erf, log1p, expm1,
-  sin, cos, square, reciprocal, where, clamp,
+  sin, cos, square, reciprocal, roundBf16, roundFp8e4m3, where, clamp,
 } from './ops/elementwise.js';
 export { sum, mean, max, min, logsumexp, argmax, softmax, logSoftmax, type Dims } from './ops/reduce.js';
 export { reshape, flatten, squeeze, unsqueeze, permute, transpose, expand, slice, cat, stack, detach, clone, to, toAsync } from './ops/shape.js';

@@ -9,6 +9,8 @@ import { fmtShape, sameShape } from '../tensor/shape.js';
 import { isGradEnabled, setGradEnabled } from './grad-mode.js';
 import { add } from './ops/elementwise.js';
 import { onesLike } from '../tensor/creation.js';
+import { keep } from '../tensor/memory.js';
+import { clone, detach } from './ops/shape.js';
 
 /** Attaches a node to `out` when recording is on and some input requires grad. */
 export function record(
@@ -91,8 +93,12 @@ export function runBackward(
       const g = grads.get(t);
       if (g === undefined) continue;
       const node = t.gradNode;
-      if (node === null || t.retainsGrad) {
-        if (opts.accumulate) t.grad = t.grad ? add(t.grad, g) : g;
+      if ((node === null || t.retainsGrad) && opts.accumulate) {
+        // .grad is owned by its tensor: a fresh copy (never shared with another leaf, which
+        // add's vjp would otherwise do), kept out of enclosing tidy scopes, the old one freed.
+        const prev = t.grad;
+        t.grad = keep(prev ? add(prev, g) : opts.createGraph ? clone(g) : detach(g));
+        prev?.dispose();
       }
       if (node === null) continue;
       const inGrads = node.vjp(g);

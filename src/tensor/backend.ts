@@ -19,6 +19,8 @@ export interface Storage {
 export const UNARY_OPS = [
   'neg', 'exp', 'log', 'sqrt', 'rsqrt', 'abs', 'tanh', 'sigmoid', 'relu', 'silu', 'gelu', 'geluTanh',
   'softplus', 'sign', 'erf', 'log1p', 'expm1', 'sin', 'cos', 'square', 'reciprocal',
+  // rounding to a low-precision format and back (the inference engine's numerics profiles)
+  'roundBf16', 'roundFp8e4m3',
 ] as const;
 export type UnaryOp = (typeof UNARY_OPS)[number];
 

@@ -53,6 +53,9 @@ const UNARY_GRAD: Record<UnaryOp, UnaryGrad | null> = {
   cos: (x, _y, g) => mul(g, neg(sin(x))),
   square: (x, _y, g) => mul(g, mul(x, 2)),
   reciprocal: (_x, y, g) => mul(g, neg(mul(y, y))),
+  // Rounding is piecewise constant: no gradient (the inference engine never differentiates).
+  roundBf16: null,
+  roundFp8e4m3: null,
 };
 
 /** Unary ops that are meaningful on i32 tensors. */
@@ -90,6 +93,10 @@ export const sin = (x: Tensor) => unary('sin', x);
 export const cos = (x: Tensor) => unary('cos', x);
 export const square = (x: Tensor) => unary('square', x);
 export const reciprocal = (x: Tensor) => unary('reciprocal', x);
+/** Rounds to bfloat16 and back (no gradient). */
+export const roundBf16 = (x: Tensor) => unary('roundBf16', x);
+/** Rounds to FP8 E4M3 (saturating at ±448) and back (no gradient). */
+export const roundFp8e4m3 = (x: Tensor) => unary('roundFp8e4m3', x);
 
 type BinaryGrad = (a: Tensor, b: Tensor, y: Tensor, g: Tensor) => [Tensor | null, Tensor | null];
 

@@ -6,7 +6,7 @@
  */
 import type { BinaryOp, CompareOp, UnaryOp } from '../backend.js';
 import type { TypedArray } from '../dtype.js';
-import { erf, gelu, geluTanh, sigmoid, softplus } from './scalar-math.js';
+import { erf, gelu, geluTanh, roundBf16, roundFp8e4m3, sigmoid, softplus } from './scalar-math.js';
 
 export const UNARY_FN: Record<UnaryOp, (x: number) => number> = {
   neg: (x) => -x,
@@ -30,6 +30,8 @@ export const UNARY_FN: Record<UnaryOp, (x: number) => number> = {
   cos: Math.cos,
   square: (x) => x * x,
   reciprocal: (x) => 1 / x,
+  roundBf16,
+  roundFp8e4m3,
 };
 
 export function unaryInto(op: UnaryOp, x: TypedArray, out: TypedArray): void {

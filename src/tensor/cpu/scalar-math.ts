@@ -72,3 +72,33 @@ const GELU_C = Math.sqrt(2 / Math.PI);
 export function geluTanh(x: number): number {
   return 0.5 * x * (1 + Math.tanh(GELU_C * (x + 0.044715 * x * x * x)));
 }
+
+const F32 = new Float32Array(1);
+const U32 = new Uint32Array(F32.buffer);
+
+/** Rounds to bfloat16 (round to nearest, ties to even) and back; Inf and NaN pass through. */
+export function roundBf16(x: number): number {
+  F32[0] = x;
+  const u = U32[0]!;
+  if ((u & 0x7f800000) === 0x7f800000) return F32[0]!;
+  U32[0] = ((u + 0x7fff + ((u >>> 16) & 1)) >>> 0) & 0xffff0000;
+  return F32[0]!;
+}
+
+/**
+ * Rounds to OCP FP8 E4M3 (FN: 4 exponent bits, bias 7, 3 mantissa bits, no infinities, largest
+ * finite 448, subnormal step 2^-9), ties to even, saturating at ±448; NaN passes through.
+ */
+export function roundFp8e4m3(x: number): number {
+  if (Number.isNaN(x)) return x;
+  const ax = Math.abs(x);
+  if (ax === 0) return x;
+  let e = Math.floor(Math.log2(ax));
+  if (2 ** e > ax) e--;
+  else if (2 ** (e + 1) <= ax) e++;
+  const quantum = 2 ** (Math.max(e, -6) - 3);
+  const q = ax / quantum;
+  let r = Math.round(q);
+  if (r - q === 0.5 && r % 2 === 1) r--; // Math.round sends halves up; ties go to even
+  return Math.sign(x) * Math.min(448, r * quantum);
+}

@@ -24,6 +24,19 @@ fn erf_(x: f32) -> f32 {
 fn tanh_(x: f32) -> f32 { if (abs(x) > 15.0) { return sign(x); } return tanh(x); }
 fn log1p_(x: f32) -> f32 { let u = 1.0 + x; if (u == 1.0) { return x; } return log(u) * x / (u - 1.0); }
 fn expm1_(x: f32) -> f32 { if (abs(x) > 0.5) { return exp(x) - 1.0; } let u = exp(x); if (u == 1.0) { return x; } return (u - 1.0) * x / log(u); }
+fn bf16_(x: f32) -> f32 {
+  let u = bitcast<u32>(x);
+  if ((u & 0x7f800000u) == 0x7f800000u) { return x; }
+  return bitcast<f32>((u + 0x7fffu + ((u >> 16u) & 1u)) & 0xffff0000u);
+}
+fn fp8_(x: f32) -> f32 {
+  let ax = abs(x);
+  if (ax == 0.0 || x != x) { return x; }
+  var e = floor(log2(ax));
+  if (exp2(e) > ax) { e -= 1.0; } else if (exp2(e + 1.0) <= ax) { e += 1.0; }
+  let quantum = exp2(max(e, -6.0) - 3.0);
+  return sign(x) * min(448.0, round(ax / quantum) * quantum);
+}
 fn pow_(a: f32, b: f32) -> f32 {
   if (b == 0.0) { return 1.0; }
   // Inf and NaN come from runtime arithmetic: WGSL rejects them as constants.
@@ -42,6 +55,7 @@ const UNARY_F32: Record<UnaryOp, string> = {
   geluTanh: '0.5 * x * (1.0 + tanh_(0.7978845608028654 * (x + 0.044715 * x * x * x)))',
   softplus: 'max(x, 0.0) + log1p_(exp(-abs(x)))', sign: 'sign(x)', erf: 'erf_(x)', log1p: 'log1p_(x)',
   expm1: 'expm1_(x)', sin: 'sin(x)', cos: 'cos(x)', square: 'x * x', reciprocal: '1.0 / x',
+  roundBf16: 'bf16_(x)', roundFp8e4m3: 'fp8_(x)',
 };
 const UNARY_I32: Partial<Record<UnaryOp, string>> = {
   neg: '-x', abs: 'abs(x)', sign: 'sign(x)', square: 'x * x', relu: 'max(x, 0)',
