@@ -5,3 +5,5 @@
  */
 export * from './tensor/index.js';
 export * from './autograd/index.js';
+export * as nn from './nn/index.js';
+export * as moe from './moe/index.js';

@@ -1,0 +1,66 @@
+// MoE models (DESIGN.md presets moe-tiny, moe-small): one training step (forward + backward +
+// AdamW on B×T tokens) and batched generation tokens/s with the inference engine, on the CPU
+// and, when an adapter can be had, on WebGPU. Medians of repeated runs.
+import { Rng, initWebGpu, deviceInfo, webgpuBackend, randint, tidy, nn, moe } from 'stablerl';
+import { median } from './util.mjs';
+
+const { MoETransformer, MOE_PRESETS, InferenceEngine } = moe;
+const { AdamW } = nn;
+
+async function trainStep(name, device, B, T, runs) {
+  const cfg = MOE_PRESETS[name];
+  const model = new MoETransformer(cfg, { rng: new Rng(1), device });
+  const opt = new AdamW(model.parameters(), { lr: 1e-3 });
+  const tokens = randint(0, cfg.vocabSize, [B, T + 1], { rng: new Rng(2), device: 'cpu' });
+  const inputs = tokens.slice(1, 0, T).to(device);
+  const targets = tokens.slice(1, 1, T + 1).to(device);
+  const times = [];
+  for (let i = 0; i < runs + 1; i++) {
+    const t0 = performance.now();
+    tidy(() => {
+      const r = model.forward(inputs);
+      const loss = r.logits.logSoftmax(-1).gather(-1, targets.unsqueeze(-1)).mean().neg().add(r.auxLoss);
+      loss.backward();
+      opt.step();
+      opt.zeroGrad();
+    });
+    if (device === 'webgpu') await webgpuBackend().sync();
+    if (i > 0) times.push(performance.now() - t0);
+  }
+  return median(times);
+}
+
+async function generation(name, device, B, promptLen, newTokens, runs) {
+  const cfg = MOE_PRESETS[name];
+  const model = new MoETransformer(cfg, { rng: new Rng(1), device });
+  const engine = new InferenceEngine(model);
+  const r = new Rng(3);
+  const prompts = Array.from({ length: B }, () => Array.from(r.int(promptLen, cfg.vocabSize)));
+  const times = [];
+  for (let i = 0; i < runs + 1; i++) {
+    const t0 = performance.now();
+    await engine.generate(prompts, { maxNewTokens: newTokens, rng: new Rng(i) });
+    if (i > 0) times.push(performance.now() - t0);
+  }
+  return (B * newTokens) / (median(times) / 1000);
+}
+
+const devices = ['cpu'];
+try {
+  await initWebGpu();
+  devices.push('webgpu');
+} catch (e) {
+  console.log(`(webgpu rows skipped: ${e.message})`);
+}
+console.log(`## MoE models${devices.includes('webgpu') ? ` (webgpu: ${deviceInfo().adapter})` : ''}\n`);
+console.log('| model | device | train step B×T (fwd+bwd+AdamW) | ms/step | generation B×new | tokens/s |');
+console.log('|---|---|---|---|---|---|');
+for (const name of ['moe-tiny', 'moe-small']) {
+  for (const device of devices) {
+    const [B, T] = name === 'moe-tiny' ? [8, 32] : [8, 64];
+    const ms = await trainStep(name, device, B, T, 3);
+    const tps = await generation(name, device, 8, 8, 16, 3);
+    console.log(`| ${name} | ${device} | ${B}×${T} | ${ms.toFixed(0)} | 8×16 | ${tps.toFixed(0)} |`);
+  }
+}
+console.log('');

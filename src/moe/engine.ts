@@ -1,0 +1,377 @@
+/**
+ * The inference engine: batched autoregressive sampling with a KV cache over the trainer's
+ * weights, on its own code path (as vLLM is to a trainer). It returns, per sequence, the tokens,
+ * the sampling log-probs μ of the temperature-scaled distribution, and the RoutingTrace it used
+ * (the experts it chose at every input position; R3 replays them in the trainer).
+ *
+ * Under the `exact` profile every kernel runs in the trainer's order on row-invariant kernels,
+ * so μ equals the trainer's log π_old bit for bit. The other profiles (numerics.ts) perturb
+ * the computation the way real inference engines do, creating the training–inference
+ * discrepancy that IS correction and R3 are there to remove.
+ */
+import {
+  ConfigError, DTypeError, Rng, ShapeError, Tensor, tensor, type DeviceName,
+} from '../tensor/index.js';
+import {
+  add, cat, div, embedding, exp, logSoftmax, logsumexp, matmulT, mul, noGrad, reshape, roundBf16,
+  roundFp8e4m3, slice, softmax, square, sum, transpose, where,
+} from '../autograd/index.js';
+import { fromTypedArray } from '../tensor/creation.js';
+import { applyRope, KVCache, MASKED_SCORE } from '../nn/attention.js';
+import type { MoETransformer } from './transformer.js';
+import { dispatchPlan } from './layer.js';
+import { gateWeights } from './router.js';
+import { RoutingTrace } from './trace.js';
+import { type NumericsProfile, parseProfile } from './numerics.js';
+
+export interface InferenceEngineOptions {
+  /** Numerics profile spec (default 'exact'); see numerics.ts. */
+  profile?: string | NumericsProfile;
+  /** Seed of the engine's own stream (logit noise, route flips) when none is passed to generate. */
+  seed?: number;
+}
+
+export interface GenerateOptions {
+  maxNewTokens: number;
+  /** Sampling temperature τ > 0 (default 1); μ is the log-prob under softmax(logits / τ). */
+  temperature?: number;
+  /** Sampling stream (default: a stream seeded from the engine's seed and call count). */
+  rng?: Rng;
+}
+
+export interface GeneratedSequence {
+  /** Prompt followed by the sampled response. */
+  tokens: number[];
+  promptLength: number;
+  response: number[];
+  /** μ_old(y_t) per response token, log of the temperature-scaled probability. */
+  logProbs: number[];
+  /** The engine's experts at every input position (tokens.length − 1 positions), B = 1. */
+  routing: RoutingTrace;
+}
+
+type W = {
+  embed: Tensor; norm: Tensor; lmHead: Tensor;
+  blocks: { attnNorm: Tensor; wq: Tensor; wk: Tensor; wv: Tensor; wo: Tensor; moeNorm: Tensor; router: Tensor; wGate: Tensor; wUp: Tensor; wDown: Tensor }[];
+};
+
+export class InferenceEngine {
+  readonly profile: NumericsProfile;
+  private w!: W;
+  private owned: Tensor[] = [];
+  private readonly rng: Rng;
+  private calls = 0;
+
+  constructor(readonly model: MoETransformer, opts: InferenceEngineOptions = {}) {
+    this.profile = parseProfile(opts.profile ?? 'exact');
+    if (this.profile.precision !== 'exact' && model.dtype !== 'f32') {
+      throw new ConfigError(`InferenceEngine: profile '${this.profile.name}' rounds f32 values; the model is ${model.dtype}`);
+    }
+    this.rng = new Rng(opts.seed ?? 0);
+    this.syncWeights();
+  }
+
+  /** Rounds a matmul input to the profile's precision (identity for exact). */
+  private round(x: Tensor): Tensor {
+    switch (this.profile.precision) {
+      case 'bf16': return roundBf16(x);
+      case 'fp8-e4m3': return roundFp8e4m3(x);
+      default: return x;
+    }
+  }
+
+  /**
+   * Takes the model's current weights (call after every optimiser step). The exact profile
+   * references the live tensors; low-precision profiles keep rounded copies.
+   */
+  syncWeights(): void {
+    for (const t of this.owned) t.dispose();
+    this.owned = [];
+    const m = this.model;
+    const w = (t: Tensor) => {
+      if (this.profile.precision === 'exact') return t;
+      const r = noGrad(() => this.round(t));
+      this.owned.push(r);
+      return r;
+    };
+    this.w = {
+      embed: m.embed.weight,
+      norm: m.norm.weight,
+      lmHead: w(m.lmHead.weight),
+      blocks: m.blocks.map((b) => {
+        const p = b.moe.params();
+        return {
+          attnNorm: b.attnNorm.weight, wq: w(b.attn.wq), wk: w(b.attn.wk), wv: w(b.attn.wv), wo: w(b.attn.wo),
+          moeNorm: b.moeNorm.weight, router: w(p.router), wGate: w(p.wGate), wUp: w(p.wUp), wDown: w(p.wDown),
+        };
+      }),
+    };
+  }
+
+  dispose(): void {
+    for (const t of this.owned) t.dispose();
+    this.owned = [];
+  }
+
+  // ---- the engine's kernels: the trainer's op order, with the profile's perturbations ----
+
+  /** op(a)·op(b) with rounded inputs; split-K in two halves under reduction-order. */
+  private mm(a: Tensor, b: Tensor, tA: boolean, tB: boolean): Tensor {
+    // Weights were rounded once at syncWeights; activations are rounded here.
+    const ra = this.round(a);
+    const bb = this.isWeight(b) ? b : this.round(b);
+    const k = tA ? a.shape[a.ndim - 2]! : a.shape[a.ndim - 1]!;
+    if (!this.profile.splitReductions || k < 2) return matmulT(ra, bb, tA, tB);
+    const h = k >> 1;
+    const aDim = tA ? a.ndim - 2 : a.ndim - 1;
+    const bDim = tB ? b.ndim - 1 : b.ndim - 2;
+    return add(
+      matmulT(slice(ra, aDim, 0, h), slice(bb, bDim, 0, h), tA, tB),
+      matmulT(slice(ra, aDim, h, k), slice(bb, bDim, h, k), tA, tB),
+    );
+  }
+  private isWeight(t: Tensor): boolean {
+    return this.profile.precision === 'exact' || this.owned.includes(t);
+  }
+
+  /** Sum over the last dim (keepdim), in two halves under reduction-order. */
+  private lastSum(x: Tensor): Tensor {
+    const n = x.shape[x.ndim - 1]!;
+    if (!this.profile.splitReductions || n < 2) return sum(x, -1, true);
+    return add(sum(slice(x, -1, 0, n >> 1), -1, true), sum(slice(x, -1, n >> 1, n), -1, true));
+  }
+
+  private rmsNorm(x: Tensor, weight: Tensor, eps: number): Tensor {
+    const d = x.shape[x.ndim - 1]!;
+    const ms = this.profile.splitReductions ? mul(this.lastSum(square(x)), 1 / d) : square(x).mean(-1, true);
+    return x.mul(ms.add(eps).rsqrt()).mul(weight);
+  }
+
+  private logSoftmax(x: Tensor): Tensor {
+    if (!this.profile.splitReductions) return logSoftmax(x, -1);
+    const n = x.shape[x.ndim - 1]!;
+    const a = logsumexp(slice(x, -1, 0, n >> 1), -1, true);
+    const b = logsumexp(slice(x, -1, n >> 1, n), -1, true);
+    return x.sub(logsumexp(cat([a, b], -1), -1, true));
+  }
+
+  private softmax(x: Tensor): Tensor {
+    return this.profile.splitReductions ? exp(this.logSoftmax(x)) : softmax(x, -1);
+  }
+
+  private attention(x: Tensor, l: number, cache: KVCache, offset: number): Tensor {
+    const b = this.w.blocks[l]!;
+    const attn = this.model.blocks[l]!.attn;
+    const [B, T, D] = x.shape as [number, number, number];
+    const H = attn.nHeads;
+    const hd = D / H;
+    const heads = (t: Tensor) => transpose(reshape(t, [B, T, H, hd]), 1, 2);
+    const q = applyRope(heads(this.mm(x, b.wq, false, true)), offset, attn.ropeTheta);
+    let k = applyRope(heads(this.mm(x, b.wk, false, true)), offset, attn.ropeTheta);
+    let v = heads(this.mm(x, b.wv, false, true));
+    const past = cache.layer(l).length;
+    ({ keys: k, values: v } = cache.layer(l).append(k, v));
+    const Tk = past + T;
+    let scores = div(this.mm(q, k, false, true), Math.sqrt(hd));
+    if (T > 1) {
+      const m = new Float32Array(T * Tk);
+      for (let i = 0; i < T; i++) m.fill(1, i * Tk, i * Tk + past + i + 1);
+      scores = where(fromTypedArray(m, [T, Tk], { device: x.device }), scores, MASKED_SCORE);
+    }
+    const o = this.mm(this.softmax(scores), v, false, false);
+    return this.mm(reshape(transpose(o, 1, 2), [B, T, D]), b.wo, false, true);
+  }
+
+  /** The MoE layer on x [N, D] with the engine's own expert choice; returns output and ids. */
+  private async moe(x: Tensor, l: number): Promise<{ out: Tensor; ids: Int32Array }> {
+    const b = this.w.blocks[l]!;
+    const layer = this.model.blocks[l]!.moe;
+    const k = layer.topK;
+    const [n, d] = x.shape as [number, number];
+    const logits = this.mm(x, b.router, false, true);
+    const e = logits.shape[1]!;
+    const ids = (await logits.topk(k, -1).indices.toArray()) as Int32Array;
+    const flip = this.profile.routeFlip;
+    if (flip && k < e) {
+      const L = await logits.toArray();
+      for (let t = 0; t < n; t++) {
+        const row = L.subarray(t * e, (t + 1) * e);
+        // the best expert outside the chosen k
+        let out = -1;
+        for (let j = 0; j < e; j++) {
+          let chosen = false;
+          for (let s = 0; s < k; s++) if (ids[t * k + s] === j) chosen = true;
+          if (!chosen && (out < 0 || row[j]! > row[out]!)) out = j;
+        }
+        const last = ids[t * k + k - 1]!;
+        if (row[last]! - row[out]! < flip.gap && this.rng.uniform(1)[0]! < flip.p) ids[t * k + k - 1] = out;
+      }
+    }
+    const idx = tensor(ids, { shape: [n, k], dtype: 'i32', device: x.device });
+    const weights = gateWeights(logits, idx, layer.gate);
+    const sparse = layer.dispatch === 'sparse' || (layer.dispatch === 'auto' && x.device === 'cpu');
+    let rows: Tensor;
+    const experts = (xe: Tensor) => {
+      const g = this.mm(xe, b.wGate, false, true);
+      const u = this.mm(xe, b.wUp, false, true);
+      return this.mm(g.silu().mul(u), b.wDown, false, true);
+    };
+    if (sparse) {
+      const plan = dispatchPlan(ids, n, k, e);
+      const xe = embedding(x, tensor(plan.tokens, { shape: [e, plan.m], dtype: 'i32', device: x.device }));
+      const y = experts(xe).reshape([e * plan.m, d]);
+      rows = embedding(y, tensor(plan.pos, { shape: [n, k], dtype: 'i32', device: x.device }));
+    } else {
+      const y = experts(x.unsqueeze(0)).reshape([e * n, d]);
+      const pos = new Int32Array(n * k);
+      for (let t = 0; t < n; t++) for (let s = 0; s < k; s++) pos[t * k + s] = ids[t * k + s]! * n + t;
+      rows = embedding(y, tensor(pos, { shape: [n, k], dtype: 'i32', device: x.device }));
+    }
+    const out = this.profile.splitReductions
+      ? add(mul(slice(rows, 1, 0, 1), slice(weights, 1, 0, 1).unsqueeze(-1)).sum(1), mul(slice(rows, 1, 1, k), slice(weights, 1, 1, k).unsqueeze(-1)).sum(1))
+      : rows.mul(weights.unsqueeze(-1)).sum(1);
+    return { out, ids };
+  }
+
+  /** One engine forward of tokens [B, T] at `offset`: logits [B, T, V] and per-layer ids. */
+  private async forward(tokens: Tensor, cache: KVCache, offset: number): Promise<{ logits: Tensor; ids: Int32Array[] }> {
+    const c = this.model.config;
+    const [B, T] = tokens.shape as [number, number];
+    let h = embedding(this.w.embed, tokens);
+    const ids: Int32Array[] = [];
+    for (let l = 0; l < c.nLayers; l++) {
+      const blk = this.model.blocks[l]!;
+      const a = h.add(this.attention(this.rmsNorm(h, this.w.blocks[l]!.attnNorm, blk.attnNorm.eps), l, cache, offset));
+      const y = this.rmsNorm(a, this.w.blocks[l]!.moeNorm, blk.moeNorm.eps).reshape([B * T, c.dModel]);
+      const r = await this.moe(y, l);
+      ids.push(r.ids);
+      h = a.add(r.out.reshape([B, T, c.dModel]));
+    }
+    let logits = this.mm(this.rmsNorm(h, this.w.norm, this.model.norm.eps), this.w.lmHead, false, true);
+    if (this.profile.logitNoise > 0) {
+      const noise = this.rng.normal(logits.size);
+      logits = logits.add(tensor(Float32Array.from(noise, (z) => z * this.profile.logitNoise), { shape: logits.shape, device: logits.device }).to(logits.dtype));
+    }
+    return { logits, ids };
+  }
+
+  /**
+   * Samples `maxNewTokens` tokens after each prompt. Prompts of equal length run as one batch
+   * (with a shared KV cache); different lengths run as separate batches. Results are in the
+   * prompts' order.
+   */
+  async generate(prompts: readonly (readonly number[])[], opts: GenerateOptions): Promise<GeneratedSequence[]> {
+    const c = this.model.config;
+    const tau = opts.temperature ?? 1;
+    if (!(tau > 0) || !Number.isFinite(tau)) throw new ConfigError(`generate: temperature must be a positive finite number, got ${tau}`);
+    if (!Number.isInteger(opts.maxNewTokens) || opts.maxNewTokens < 1) {
+      throw new ConfigError(`generate: maxNewTokens must be a positive integer, got ${opts.maxNewTokens}`);
+    }
+    const rng = opts.rng ?? new Rng(this.rng.seed * 1000 + this.calls + 1);
+    this.calls++;
+    const groups = new Map<number, number[]>();
+    prompts.forEach((p, i) => {
+      if (!Array.isArray(p) || p.length === 0) throw new ShapeError(`generate: prompt ${i} must be a non-empty array of token ids`);
+      for (const t of p) {
+        if (!Number.isInteger(t) || t < 0 || t >= c.vocabSize) {
+          throw new ShapeError(`generate: prompt ${i} has token id ${t}, outside the vocabulary 0..${c.vocabSize - 1}`);
+        }
+      }
+      if (p.length + opts.maxNewTokens - 1 > c.contextLength) {
+        throw new ShapeError(
+          `generate: prompt ${i} (${p.length} tokens) + ${opts.maxNewTokens} new tokens needs ${p.length + opts.maxNewTokens - 1} positions, over the contextLength ${c.contextLength}`,
+        );
+      }
+      groups.set(p.length, [...(groups.get(p.length) ?? []), i]);
+    });
+    const out: GeneratedSequence[] = new Array(prompts.length);
+    for (const [len, members] of groups) {
+      const res = await noGrad(() => this.generateBatch(members.map((i) => prompts[i]!), len, opts.maxNewTokens, tau, rng));
+      members.forEach((i, j) => (out[i] = res[j]!));
+    }
+    return out;
+  }
+
+  private async generateBatch(prompts: (readonly number[])[], len: number, maxNew: number, tau: number, rng: Rng): Promise<GeneratedSequence[]> {
+    const c = this.model.config;
+    const B = prompts.length;
+    const device: DeviceName = this.model.device;
+    const cache = new KVCache(c.nLayers);
+    const seqs = prompts.map((p) => [...p]);
+    const logProbs: number[][] = prompts.map(() => []);
+    const idsPerLayer: Int32Array[][] = Array.from({ length: c.nLayers }, () => []);
+    try {
+      let input = tensor(Int32Array.from(prompts.flat()), { shape: [B, len], dtype: 'i32', device });
+      let offset = 0;
+      for (let step = 0; step < maxNew; step++) {
+        const T = input.shape[1]!;
+        const { logits, ids } = await this.forward(input, cache, offset);
+        ids.forEach((a, l) => idsPerLayer[l]!.push(a));
+        const last = T === 1 ? logits : slice(logits, 1, T - 1, T);
+        const logp = (await this.logSoftmax(div(last, tau)).toArray()) as Float32Array | Float64Array;
+        const V = c.vocabSize;
+        const u = rng.uniform(B);
+        const next = new Int32Array(B);
+        for (let b = 0; b < B; b++) {
+          const row = logp.subarray(b * V, (b + 1) * V);
+          let acc = 0;
+          let tok = V - 1;
+          for (let v = 0; v < V; v++) {
+            acc += Math.exp(row[v]!);
+            if (u[b]! < acc) {
+              tok = v;
+              break;
+            }
+          }
+          next[b] = tok;
+          seqs[b]!.push(tok);
+          logProbs[b]!.push(row[tok]!);
+        }
+        offset += T;
+        if (step + 1 < maxNew) input = tensor(next, { shape: [B, 1], dtype: 'i32', device });
+      }
+    } finally {
+      cache.dispose();
+    }
+    // Layer l's ids are [B, T_chunk, k] per forward call; interleave them into [B, L−1, k].
+    const k = c.topK;
+    const positions = len + maxNew - 1;
+    const layers = idsPerLayer.map((chunks) => {
+      const a = new Int32Array(B * positions * k);
+      let at = 0;
+      for (const ch of chunks) {
+        const t = ch.length / (B * k);
+        for (let b = 0; b < B; b++) a.set(ch.subarray(b * t * k, (b + 1) * t * k), (b * positions + at) * k);
+        at += t;
+      }
+      return a;
+    });
+    const trace = new RoutingTrace({ batch: B, seqLen: positions, k, nExperts: c.nExperts }, layers);
+    return seqs.map((tokens, b) => ({
+      tokens,
+      promptLength: len,
+      response: tokens.slice(len),
+      logProbs: logProbs[b]!,
+      routing: trace.sliceSequences(b, b + 1),
+    }));
+  }
+}
+
+/**
+ * The trainer's side of the same numbers: log π(y_t) of every next token of `tokens` [B, L]
+ * (positions 1..L−1) under the model at temperature τ, with optional routing replay (R3 passes
+ * the engine's trace). Returns logp [B, L−1] (differentiable) and the routing used.
+ */
+export function sequenceLogProbs(
+  model: MoETransformer, tokens: Tensor, opts: { temperature?: number; routing?: 'record' | RoutingTrace } = {},
+): { logp: Tensor; routing: RoutingTrace; auxLoss: Tensor } {
+  if (tokens.dtype !== 'i32' || tokens.ndim !== 2 || tokens.shape[1]! < 2) {
+    throw new DTypeError(`sequenceLogProbs: tokens must be i32 [B, L] with L ≥ 2, got ${tokens.dtype} [${tokens.shape.join(', ')}]`);
+  }
+  const L = tokens.shape[1]!;
+  const inputs = slice(tokens, 1, 0, L - 1);
+  const targets = slice(tokens, 1, 1, L);
+  const r = model.forward(inputs, { routing: opts.routing ?? 'record' });
+  const logp = logSoftmax(div(r.logits, opts.temperature ?? 1), -1).gather(-1, targets.unsqueeze(-1)).squeeze(-1);
+  return { logp, routing: r.routing, auxLoss: r.auxLoss };
+}
