@@ -8,3 +8,4 @@ export * from './init.js';
 export * from './optim.js';
 export * from './attention.js';
 export * from './safetensors.js';
+export * from './checkpoint.js';
