@@ -94,12 +94,21 @@ export function binaryInto(
   const aFull = isContiguous(shape, sa);
   const bFull = isContiguous(shape, sb);
   if (aFull && bFull) {
-    for (let i = 0; i < n; i++) out[i] = f(a[i]!, b[i]!);
+    // The arithmetic that optimisers and residual streams run most gets monomorphic loops.
+    if (f === BINARY_FN.add) for (let i = 0; i < n; i++) out[i] = a[i]! + b[i]!;
+    else if (f === BINARY_FN.sub) for (let i = 0; i < n; i++) out[i] = a[i]! - b[i]!;
+    else if (f === BINARY_FN.mul) for (let i = 0; i < n; i++) out[i] = a[i]! * b[i]!;
+    else if (f === BINARY_FN.div) for (let i = 0; i < n; i++) out[i] = a[i]! / b[i]!;
+    else for (let i = 0; i < n; i++) out[i] = f(a[i]!, b[i]!);
     return;
   }
   if (aFull && allEq(sb, 0)) {
     const bv = b[0]!;
-    for (let i = 0; i < n; i++) out[i] = f(a[i]!, bv);
+    if (f === BINARY_FN.add) for (let i = 0; i < n; i++) out[i] = a[i]! + bv;
+    else if (f === BINARY_FN.sub) for (let i = 0; i < n; i++) out[i] = a[i]! - bv;
+    else if (f === BINARY_FN.mul) for (let i = 0; i < n; i++) out[i] = a[i]! * bv;
+    else if (f === BINARY_FN.div) for (let i = 0; i < n; i++) out[i] = a[i]! / bv;
+    else for (let i = 0; i < n; i++) out[i] = f(a[i]!, bv);
     return;
   }
   if (bFull && allEq(sa, 0)) {
