@@ -7,3 +7,4 @@ export * from './tensor/index.js';
 export * from './autograd/index.js';
 export * as nn from './nn/index.js';
 export * as moe from './moe/index.js';
+export * as rl from './rl/index.js';
