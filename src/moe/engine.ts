@@ -19,7 +19,7 @@ import {
 import { fromTypedArray } from '../tensor/creation.js';
 import { applyRope, KVCache, MASKED_SCORE } from '../nn/attention.js';
 import type { MoETransformer } from './transformer.js';
-import { dispatchPlan } from './layer.js';
+import { expertRows } from './layer.js';
 import { gateWeights } from './router.js';
 import { RoutingTrace } from './trace.js';
 import { type NumericsProfile, parseProfile } from './numerics.js';
@@ -210,23 +210,10 @@ export class InferenceEngine {
     const idx = tensor(ids, { shape: [n, k], dtype: 'i32', device: x.device });
     const weights = gateWeights(logits, idx, layer.gate);
     const sparse = layer.dispatch === 'sparse' || (layer.dispatch === 'auto' && x.device === 'cpu');
-    let rows: Tensor;
-    const experts = (xe: Tensor) => {
-      const g = this.mm(xe, b.wGate, false, true);
-      const u = this.mm(xe, b.wUp, false, true);
-      return this.mm(g.silu().mul(u), b.wDown, false, true);
-    };
-    if (sparse) {
-      const plan = dispatchPlan(ids, n, k, e);
-      const xe = embedding(x, tensor(plan.tokens, { shape: [e, plan.m], dtype: 'i32', device: x.device }));
-      const y = experts(xe).reshape([e * plan.m, d]);
-      rows = embedding(y, tensor(plan.pos, { shape: [n, k], dtype: 'i32', device: x.device }));
-    } else {
-      const y = experts(x.unsqueeze(0)).reshape([e * n, d]);
-      const pos = new Int32Array(n * k);
-      for (let t = 0; t < n; t++) for (let s = 0; s < k; s++) pos[t * k + s] = ids[t * k + s]! * n + t;
-      rows = embedding(y, tensor(pos, { shape: [n, k], dtype: 'i32', device: x.device }));
-    }
+    // The trainer's dispatch, with the engine's own expert matmuls (rounded / split-K).
+    const run = (xe: Tensor, wg: Tensor, wu: Tensor, wd: Tensor) =>
+      this.mm(this.mm(xe, wg, false, true).silu().mul(this.mm(xe, wu, false, true)), wd, false, true);
+    const rows = expertRows(x, ids, { router: b.router, wGate: b.wGate, wUp: b.wUp, wDown: b.wDown }, sparse ? 'sparse' : 'dense', run);
     const out = this.profile.splitReductions
       ? add(mul(slice(rows, 1, 0, 1), slice(weights, 1, 0, 1).unsqueeze(-1)).sum(1), mul(slice(rows, 1, 1, k), slice(weights, 1, 1, k).unsqueeze(-1)).sum(1))
       : rows.mul(weights.unsqueeze(-1)).sum(1);
