@@ -7,3 +7,4 @@ export * from './is-corrections.js';
 export * from './aggregate.js';
 export * from './kl.js';
 export * from './losses/index.js';
+export * from './trainer/index.js';
