@@ -10,7 +10,7 @@
  * discrepancy that IS correction and R3 are there to remove.
  */
 import {
-  ConfigError, DTypeError, Rng, ShapeError, Tensor, tensor, type DeviceName,
+  ConfigError, DTypeError, Rng, ShapeError, Tensor, tensor, type DeviceName, type RngState,
 } from '../tensor/index.js';
 import {
   add, cat, div, embedding, exp, logSoftmax, logsumexp, matmulT, mul, noGrad, reshape, roundBf16,
@@ -59,7 +59,7 @@ export class InferenceEngine {
   readonly profile: NumericsProfile;
   private w!: W;
   private owned: Tensor[] = [];
-  private readonly rng: Rng;
+  private rng: Rng;
   private calls = 0;
 
   constructor(readonly model: MoETransformer, opts: InferenceEngineOptions = {}) {
@@ -111,6 +111,15 @@ export class InferenceEngine {
   dispose(): void {
     for (const t of this.owned) t.dispose();
     this.owned = [];
+  }
+
+  /** The engine's own random state (logit noise, route flips, default sampling streams), for checkpoints. */
+  randomState(): { rng: RngState; calls: number } {
+    return { rng: this.rng.state(), calls: this.calls };
+  }
+  setRandomState(s: { rng: RngState; calls: number }): void {
+    this.rng = Rng.fromState(s.rng);
+    this.calls = s.calls;
   }
 
   // ---- the engine's kernels: the trainer's op order, with the profile's perturbations ----

@@ -59,3 +59,28 @@ describe('Trainer', () => {
     expect(() => trainerConfig({ lrr: 1 } as never)).toThrow(/unknown field 'lrr'/);
   });
 });
+
+describe('Trainer checkpoints', () => {
+  it('resume from a checkpoint continues bit for bit like a run never interrupted', async () => {
+    const { mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { saveTrainerCheckpoint, loadTrainerCheckpoint } = await import('../../src/rl/trainer/index.js');
+    const cfg = { promptsPerStep: 2, groupSize: 4, miniBatches: 2, replay: 'r2' as const, seed: 5, lr: 3e-3, profile: 'bf16+logit-noise(0.01)' };
+    const strip = (m: Awaited<ReturnType<Trainer['trainStep']>>) => JSON.stringify({ ...m, seconds: 0 });
+    const a = new Trainer(toy, cfg);
+    const straight: string[] = [];
+    for (let s = 0; s < 4; s++) straight.push(strip(await a.trainStep()));
+
+    const dir = mkdtempSync(join(tmpdir(), 'stablerl-resume-'));
+    const b = new Trainer(toy, cfg);
+    await b.trainStep();
+    await b.trainStep();
+    await saveTrainerCheckpoint(b, dir);
+    const c = new Trainer(toy, { ...cfg });
+    await loadTrainerCheckpoint(c, dir);
+    expect(c.step).toBe(2);
+    const resumed = [strip(await c.trainStep()), strip(await c.trainStep())];
+    expect(resumed).toEqual(straight.slice(2));
+  }, 120_000);
+});

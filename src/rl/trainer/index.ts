@@ -1,2 +1,3 @@
 export * from './config.js';
 export * from './trainer.js';
+export * from './checkpoint.js';

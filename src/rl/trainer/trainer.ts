@@ -52,7 +52,7 @@ export class Trainer {
   readonly model: MoETransformer;
   readonly engine: InferenceEngine;
   readonly optimizer: AdamW;
-  readonly rng: Rng;
+  private _rng: Rng;
   step = 0;
 
   constructor(readonly task: RLTask, overrides: Partial<TrainerConfig> = {}) {
@@ -62,10 +62,19 @@ export class Trainer {
     if (task.promptLength + task.answerLength - 1 > preset.contextLength) {
       throw new ConfigError(`trainer: prompt ${task.promptLength} + answer ${task.answerLength} tokens exceed the ${c.model} context ${preset.contextLength}`);
     }
-    this.rng = new Rng(c.seed);
-    this.model = new MoETransformer(preset, { rng: this.rng.fork(), device: c.device });
+    this._rng = new Rng(c.seed);
+    this.model = new MoETransformer(preset, { rng: this._rng.fork(), device: c.device });
     this.engine = new InferenceEngine(this.model, { profile: c.profile, seed: c.seed });
     this.optimizer = new AdamW(this.model.parameters(), { lr: c.lr, weightDecay: c.weightDecay });
+  }
+
+  get rng(): Rng {
+    return this._rng;
+  }
+  /** Restores the trainer's stream and step (checkpoint resume). */
+  setRandomState(rng: Rng, step: number): void {
+    this._rng = rng;
+    this.step = step;
   }
 
   private advantages(rewards: number[]): Tensor {
