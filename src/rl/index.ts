@@ -8,3 +8,5 @@ export * from './aggregate.js';
 export * from './kl.js';
 export * from './losses/index.js';
 export * from './trainer/index.js';
+export * as tasks from './tasks/index.js';
+export * as report from './report/index.js';
