@@ -62,7 +62,7 @@ A config file holds the same fields ({ "task": ..., "trainer": { "steps": ... } 
 };
 
 const TRAINER_KEYS = new Set(['model', 'device', 'seed', 'steps', 'promptsPerStep', 'groupSize', 'miniBatches', 'lr', 'weightDecay',
-  'maxGradNorm', 'temperature', 'loss', 'advantage', 'replay', 'profile']);
+  'maxGradNorm', 'temperature', 'loss', 'advantage', 'replay', 'profile', 'auxLossWeight']);
 const RUN_KEYS = new Set(['task', 'coldStartSource', 'coldStartSteps', 'coldStartBatch', 'evalEvery', 'evalPrompts', 'checkpointEvery', 'out']);
 
 function parseValue(v: string): unknown {

@@ -16,6 +16,9 @@ const toy: RLTask = {
   reward: (_p, response) => (response[0] === 7 ? 1 : 0),
 };
 
+/** Rewards about half the samples (even first token), so advantages are never all zero. */
+const parity: RLTask = { ...toy, reward: (_p, response) => ((response[0]! & 1) === 0 ? 1 : 0) };
+
 describe('Trainer', () => {
   it('N = 1, exact profile: ppoKl = 0, KL(μ‖π_old) = 0 and IS weights exactly 1', async () => {
     const t = new Trainer(toy, { promptsPerStep: 2, groupSize: 4, miniBatches: 1, seed: 1 });
@@ -36,7 +39,7 @@ describe('Trainer', () => {
   });
 
   it("R2: the first mini-batch equals the π_old forward (ppoKl 0); later ones are stale", async () => {
-    const t = new Trainer(toy, { promptsPerStep: 4, groupSize: 2, miniBatches: 2, replay: 'r2', seed: 3, lr: 1e-2 });
+    const t = new Trainer(parity, { promptsPerStep: 4, groupSize: 4, miniBatches: 2, replay: 'r2', seed: 3, lr: 1e-2 });
     const m = await t.trainStep();
     expect(m.miniBatches[0]!.ppoKl).toBe(0);
     expect(m.miniBatches[1]!.ppoKl).not.toBe(0);
@@ -51,6 +54,18 @@ describe('Trainer', () => {
     console.log(`[trainer] toy reward first 3 steps ${first.toFixed(3)} → last 3 steps ${last.toFixed(3)}`);
     expect(last).toBeGreaterThan(first + 0.2);
   }, 120_000);
+
+  it('the MoE auxiliary loss enters RL updates only when auxLossWeight > 0', async () => {
+    // All-zero rewards: zero advantages, so only the auxiliary loss could move the weights.
+    const zero: RLTask = { ...toy, reward: () => 0 };
+    for (const [w, moves] of [[0, false], [1, true]] as const) {
+      const t = new Trainer(zero, { promptsPerStep: 2, groupSize: 2, seed: 6, auxLossWeight: w });
+      const before = t.model.blocks[0]!.moe.router.weight.toArraySync();
+      await t.trainStep();
+      const after = t.model.blocks[0]!.moe.router.weight.toArraySync();
+      expect(Array.from(after).some((v, i) => v !== before[i])).toBe(moves);
+    }
+  });
 
   it('config validation names the field', () => {
     expect(() => trainerConfig({ promptsPerStep: 3, miniBatches: 2 })).toThrow(/promptsPerStep 3 must be divisible by miniBatches 2/);
@@ -68,16 +83,16 @@ describe('Trainer checkpoints', () => {
     const { saveTrainerCheckpoint, loadTrainerCheckpoint } = await import('../../src/rl/trainer/index.js');
     const cfg = { promptsPerStep: 2, groupSize: 4, miniBatches: 2, replay: 'r2' as const, seed: 5, lr: 3e-3, profile: 'bf16+logit-noise(0.01)' };
     const strip = (m: Awaited<ReturnType<Trainer['trainStep']>>) => JSON.stringify({ ...m, seconds: 0 });
-    const a = new Trainer(toy, cfg);
+    const a = new Trainer(parity, cfg);
     const straight: string[] = [];
     for (let s = 0; s < 4; s++) straight.push(strip(await a.trainStep()));
 
     const dir = mkdtempSync(join(tmpdir(), 'stablerl-resume-'));
-    const b = new Trainer(toy, cfg);
+    const b = new Trainer(parity, cfg);
     await b.trainStep();
     await b.trainStep();
     await saveTrainerCheckpoint(b, dir);
-    const c = new Trainer(toy, { ...cfg });
+    const c = new Trainer(parity, { ...cfg });
     await loadTrainerCheckpoint(c, dir);
     expect(c.step).toBe(2);
     const resumed = [strip(await c.trainStep()), strip(await c.trainStep())];

@@ -30,6 +30,12 @@ export interface TrainerConfig {
   replay: ReplayMode;
   /** The inference engine's numerics profile (numerics.ts). */
   profile: string;
+  /**
+   * Weight of the MoE auxiliary (load-balancing + z) loss in RL updates (default 0). With it on,
+   * steps where every group has equal rewards (zero advantages) still move the routers: Adam
+   * normalises that lone gradient to full-size steps, which we saw erode a solved task.
+   */
+  auxLossWeight: number;
 }
 
 export const DEFAULT_TRAINER_CONFIG: Readonly<TrainerConfig> = Object.freeze({
@@ -49,6 +55,7 @@ export const DEFAULT_TRAINER_CONFIG: Readonly<TrainerConfig> = Object.freeze({
   advantage: 'group-mean',
   replay: 'none',
   profile: 'exact',
+  auxLossWeight: 0,
 });
 
 const posInt = (c: Record<string, unknown>, k: string) => {
@@ -75,6 +82,7 @@ export function trainerConfig(overrides: Partial<TrainerConfig> = {}): TrainerCo
   posNum(r, 'weightDecay', true);
   posNum(r, 'maxGradNorm');
   posNum(r, 'temperature');
+  posNum(r, 'auxLossWeight', true);
   if (c.promptsPerStep % c.miniBatches !== 0) {
     throw new ConfigError(`trainer config: promptsPerStep ${c.promptsPerStep} must be divisible by miniBatches ${c.miniBatches} (groups are kept whole)`);
   }

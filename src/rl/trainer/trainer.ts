@@ -160,7 +160,7 @@ export class Trainer {
       const { loss, metrics } = policyLoss(c.loss, {
         logp, oldLogp: old.logp.slice(0, lo, hi), rolloutLogp: muT.slice(0, lo, hi), advantages: adv.slice(0, lo, hi), mask: maskT.slice(0, lo, hi),
       }, c.lossOptions);
-      loss.add(r.auxLoss).backward();
+      (c.auxLossWeight > 0 ? loss.add(r.auxLoss.mul(c.auxLossWeight)) : loss).backward();
       gradNorm = clipGradNorm(this.model.parameters(), c.maxGradNorm);
       if (!Number.isFinite(gradNorm) || !Number.isFinite(loss.itemSync())) {
         throw new ConfigError(`trainer: non-finite ${Number.isFinite(gradNorm) ? 'loss' : 'gradient norm'} at step ${this.step}, mini-batch ${m}`);
