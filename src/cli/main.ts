@@ -2,8 +2,8 @@
 /**
  * The `stablerl` command line: `train`, `eval`, `plot`, with `--help` everywhere. A run
  * directory holds config.json, metrics.jsonl, checkpoints and SVG plots. With no arguments,
- * `stablerl train` runs the embedded default: a cold start on canonical demonstrations of
- * two-digit addition, then MiniRL on moe-tiny on the CPU, in a few minutes on 2 cores.
+ * `stablerl train` runs the embedded default: a short cold start on canonical demonstrations
+ * of sorting three digits, then MiniRL on moe-tiny on the CPU (about a minute on 2 cores).
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -26,16 +26,16 @@ export interface RunConfig {
 }
 
 export const DEFAULT_RUN: RunConfig = {
-  task: 'addition',
-  taskOptions: { digits: 2 },
+  task: 'sorting',
+  taskOptions: { length: 3 },
   coldStartSource: 'canonical',
-  coldStartSteps: 120,
+  coldStartSteps: 40,
   coldStartBatch: 32,
   evalEvery: 10,
   evalPrompts: 64,
   checkpointEvery: 10,
   out: '',
-  trainer: { steps: 40, promptsPerStep: 8, groupSize: 8, lr: 2e-4, loss: 'minirl' },
+  trainer: { steps: 40, promptsPerStep: 8, groupSize: 8, lr: 5e-4, loss: 'minirl' },
 };
 
 const HELP: Record<string, string> = {
