@@ -8,7 +8,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, Rng } from '../tensor/index.js';
-import { coldStart, loadTrainerCheckpoint, saveTrainerCheckpoint, Trainer, type TrainerConfig } from '../rl/trainer/index.js';
+import { coldStart, loadTrainerCheckpoint, NonFiniteError, saveTrainerCheckpoint, Trainer, type TrainerConfig } from '../rl/trainer/index.js';
 import { demonstrations, makeTask, type DemoSource } from '../rl/tasks/index.js';
 import { MetricsLog, readMetrics, writeRunPlots } from '../rl/report/index.js';
 
@@ -134,7 +134,16 @@ async function train(flags: Record<string, string>): Promise<void> {
   const t0 = performance.now();
   const first = trainer.step;
   while (trainer.step < trainer.config.steps) {
-    const m = await trainer.trainStep();
+    let m;
+    try {
+      m = await trainer.trainStep();
+    } catch (e) {
+      if (e instanceof NonFiniteError) {
+        const at = await saveTrainerCheckpoint(trainer, dir);
+        throw new NonFiniteError(e.step, e.metric, e.miniBatch).withCheckpoint(at);
+      }
+      throw e;
+    }
     const rec: Record<string, unknown> = { ...m, miniBatches: undefined };
     if ((m.step + 1) % cfg.evalEvery === 0 || m.step + 1 === trainer.config.steps) {
       rec.evalAccuracy = await trainer.evaluate(cfg.evalPrompts);

@@ -5,7 +5,7 @@
  * run improves the reward on a toy task (fixed seed, a margin well above the run-to-run noise).
  */
 import { describe, expect, it } from 'vitest';
-import { ConfigError, type Rng } from '../../src/index.js';
+import { ConfigError, tensor, type Rng } from '../../src/index.js';
 import { Trainer, trainerConfig, type RLTask } from '../../src/rl/trainer/index.js';
 
 /** Toy task: a fixed 3-token prompt; reward 1 when the first response token is 7. */
@@ -65,6 +65,22 @@ describe('Trainer', () => {
       const after = t.model.blocks[0]!.moe.router.weight.toArraySync();
       expect(Array.from(after).some((v, i) => v !== before[i])).toBe(moves);
     }
+  });
+
+  it('a non-finite loss stops the step with a typed error naming step and metric, before any update', async () => {
+    const { NonFiniteError } = await import('../../src/rl/trainer/index.js');
+    const t = new Trainer(parity, { promptsPerStep: 2, groupSize: 2, seed: 7 });
+    await t.trainStep();
+    // Poison the π_old/π_θ pass only (the engine keeps finite weights, so rollouts still work).
+    const w = t.model.lmHead.weight;
+    const before = t.model.blocks[0]!.attn.wq.toArraySync();
+    const bad = w.toArraySync().map((v, i) => (i === 0 ? NaN : v));
+    w.assign(tensor(bad, { shape: w.shape }));
+    const err = await t.trainStep().then(() => null, (e: unknown) => e);
+    expect(err).toBeInstanceOf(NonFiniteError);
+    expect((err as Error).message).toMatch(/non-finite π_old log-prob at step 1; the update was not applied/);
+    expect(Array.from(t.model.blocks[0]!.attn.wq.toArraySync())).toEqual(Array.from(before));
+    expect(t.step).toBe(1);
   });
 
   it('config validation names the field', () => {

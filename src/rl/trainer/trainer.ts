@@ -11,7 +11,19 @@
  * It returns the step's metrics: reward, entropy, training–inference KL, IS weights, clipfrac,
  * ppoKl (staleness), grad norm, routing disagreement, response length, seconds per phase.
  */
-import { ConfigError, Rng, tensor, type Tensor } from '../../tensor/index.js';
+import { ConfigError, Rng, StablerlError, tensor, type Tensor } from '../../tensor/index.js';
+
+/** A non-finite loss or gradient: the step is not applied, and the message names step and metric. */
+export class NonFiniteError extends StablerlError {
+  constructor(readonly step: number, readonly metric: 'loss' | 'gradient norm' | 'π_old log-prob', readonly miniBatch?: number) {
+    super(`trainer: non-finite ${metric} at step ${step}${miniBatch === undefined ? '' : `, mini-batch ${miniBatch}`}; the update was not applied`);
+  }
+  /** The same error, saying where the pre-step state was checkpointed. */
+  withCheckpoint(path: string): NonFiniteError {
+    this.message += `; checkpoint written to ${path}`;
+    return this;
+  }
+}
 import { noGrad } from '../../autograd/index.js';
 import { AdamW, clipGradNorm } from '../../nn/index.js';
 import { InferenceEngine, MOE_PRESETS, MoETransformer, RoutingTrace, type GeneratedSequence } from '../../moe/index.js';
@@ -132,6 +144,7 @@ export class Trainer {
     let k3 = 0;
     let n = 0;
     for (let i = 0; i < mask.length; i++) {
+      if (!Number.isFinite(oldArr[i]!)) throw new NonFiniteError(this.step, 'π_old log-prob');
       if (mask[i] === 0) {
         mu[i] = oldArr[i]!;
         continue;
@@ -161,9 +174,11 @@ export class Trainer {
         logp, oldLogp: old.logp.slice(0, lo, hi), rolloutLogp: muT.slice(0, lo, hi), advantages: adv.slice(0, lo, hi), mask: maskT.slice(0, lo, hi),
       }, c.lossOptions);
       (c.auxLossWeight > 0 ? loss.add(r.auxLoss.mul(c.auxLossWeight)) : loss).backward();
+      const lossValue = loss.itemSync();
       gradNorm = clipGradNorm(this.model.parameters(), c.maxGradNorm);
-      if (!Number.isFinite(gradNorm) || !Number.isFinite(loss.itemSync())) {
-        throw new ConfigError(`trainer: non-finite ${Number.isFinite(gradNorm) ? 'loss' : 'gradient norm'} at step ${this.step}, mini-batch ${m}`);
+      if (!Number.isFinite(lossValue) || !Number.isFinite(gradNorm)) {
+        this.optimizer.zeroGrad();
+        throw new NonFiniteError(this.step, Number.isFinite(lossValue) ? 'gradient norm' : 'loss', m);
       }
       this.optimizer.step();
       this.optimizer.zeroGrad();
