@@ -5,7 +5,7 @@
  * `stablerl train` runs the embedded default: a short cold start on canonical demonstrations
  * of sorting three digits, then MiniRL on moe-tiny on the CPU (about a minute on 2 cores).
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, Rng } from '../tensor/index.js';
 import { coldStart, loadTrainerCheckpoint, NonFiniteError, saveTrainerCheckpoint, Trainer, type TrainerConfig } from '../rl/trainer/index.js';
@@ -119,17 +119,24 @@ async function train(flags: Record<string, string>): Promise<void> {
   if (!resume) writeFileSync(join(dir, 'config.json'), JSON.stringify(cfg, null, 2));
   const task = makeTask(cfg.task, cfg.taskOptions);
   const trainer = new Trainer(task, cfg.trainer);
-  const log = new MetricsLog(join(dir, 'metrics.jsonl'));
+  const metricsPath = join(dir, 'metrics.jsonl');
   const tty = process.stdout.isTTY === true;
   const say = (s: string) => process.stdout.write(`${s}\n`);
   if (resume && existsSync(join(dir, 'latest'))) {
     await loadTrainerCheckpoint(trainer, dir);
+    // Steps logged after the checkpoint (a kill between logging and checkpointing) are redone.
+    if (existsSync(metricsPath)) {
+      const kept = readMetrics(metricsPath, { onTruncated: () => {} }).filter((r) => (r.step as number) < trainer.step);
+      writeFileSync(`${metricsPath}.tmp`, kept.map((r) => `${JSON.stringify(r)}\n`).join(''));
+      renameSync(`${metricsPath}.tmp`, metricsPath);
+    }
     say(`resumed ${dir} at step ${trainer.step}`);
   } else if (cfg.coldStartSource !== 'none' && cfg.coldStartSteps > 0) {
     const demos = demonstrations(task, cfg.coldStartSource, 4096, new Rng(trainer.config.seed + 99));
     const losses = coldStart(trainer, demos, { steps: cfg.coldStartSteps, batchSize: cfg.coldStartBatch });
     say(`cold start (${cfg.coldStartSource}, ${cfg.coldStartSteps} steps): loss ${losses[0]!.toFixed(3)} → ${losses[losses.length - 1]!.toFixed(3)}`);
   }
+  const log = new MetricsLog(metricsPath);
   say(`run ${dir}: ${cfg.task} on ${trainer.config.model} (${trainer.config.device}), loss ${trainer.config.loss}, replay ${trainer.config.replay}, engine profile ${trainer.engine.profile.name}`);
   const t0 = performance.now();
   const first = trainer.step;
