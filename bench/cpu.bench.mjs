@@ -2,7 +2,7 @@
 // backward needs: A·B, Aᵀ·B, A·Bᵀ) and an MLP training step (B=256, 512→512→10, relu,
 // cross-entropy, forward + backward + SGD). Issue targets: matmul 1024 ≥ 4 GFLOP/s, MLP ≤ 150 ms.
 import { Rng, getDevice, matmulT, noGrad, randn, randint, tidy, keep } from 'stablerl';
-import { timeMs } from './util.mjs';
+import { report, timeMs, WORKLOADS } from './util.mjs';
 
 const rng = new Rng(7);
 console.log(`## CPU backend (${getDevice('cpu').describe()})\n`);
@@ -16,6 +16,7 @@ for (const n of [256, 512, 1024]) {
     if (n !== 1024 && label !== 'A·B') continue;
     const ms = timeMs(() => matmulT(a, b, tA, tB).dispose(), { warmup: 1, runs });
     console.log(`| matmul ${label} f32 | ${n}³ | ${ms.toFixed(1)} | ${((2 * n ** 3) / ms / 1e6).toFixed(2)} |`);
+    if (n === 1024) report(WORKLOADS[{ 'A·B': 'mmAB', 'Aᵀ·B': 'mmAtB', 'A·Bᵀ': 'mmABt' }[label]], 'stablerl cpu', (2 * n ** 3) / ms / 1e6, 'GFLOP/s');
   }
   a.dispose();
   b.dispose();
@@ -53,4 +54,5 @@ const msStep = timeMs(() => {
   lossN = v;
 }, { warmup: 2, runs: 7 });
 console.log(`| MLP step 512→512→10, B=256 (fwd+bwd+SGD) | f32 | ${msStep.toFixed(1)} | – |`);
+report(WORKLOADS.mlp, 'stablerl cpu', msStep, 'ms');
 console.log(`\n(loss went ${loss0.toFixed(4)} → ${lossN.toFixed(4)} over the timed steps, so the step really trains)\n`);

@@ -2,7 +2,7 @@
 // AdamW on B×T tokens) and batched generation tokens/s with the inference engine, on the CPU
 // and, when an adapter can be had, on WebGPU. Medians of repeated runs.
 import { Rng, initWebGpu, deviceInfo, webgpuBackend, randint, tidy, nn, moe } from 'stablerl';
-import { median } from './util.mjs';
+import { median, report, WORKLOADS } from './util.mjs';
 
 const { MoETransformer, MOE_PRESETS, InferenceEngine } = moe;
 const { AdamW } = nn;
@@ -61,6 +61,9 @@ for (const name of ['moe-tiny', 'moe-small']) {
     const ms = await trainStep(name, device, B, T, 3);
     const tps = await generation(name, device, 8, 8, 16, 3);
     console.log(`| ${name} | ${device} | ${B}×${T} | ${ms.toFixed(0)} | 8×16 | ${tps.toFixed(0)} |`);
+    const tiny = name === 'moe-tiny';
+    report(WORKLOADS[tiny ? 'tinyTrain' : 'smallTrain'], `stablerl ${device}`, ms, 'ms');
+    report(WORKLOADS[tiny ? 'tinyGen' : 'smallGen'], `stablerl ${device}`, tps, 'tok/s');
   }
 }
 console.log('');

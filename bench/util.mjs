@@ -1,4 +1,7 @@
-// Timing helpers shared by the benchmarks: warm up, then the median of n timed runs.
+// Timing helpers shared by the benchmarks (warm up, then the median of n timed runs), and the
+// machine-readable result lines bench/run.mjs merges into one table across benchmarks.
+import { appendFileSync } from 'node:fs';
+
 export function median(xs) {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
@@ -15,3 +18,26 @@ export function timeMs(fn, { warmup = 2, runs = 7 } = {}) {
   }
   return median(ts);
 }
+
+/**
+ * Machine-readable results for run.mjs's combined table: when STABLERL_BENCH_RESULTS names a
+ * file, each call appends one JSON line { workload, column, value, unit, note? }. A benchmark
+ * run on its own (no env var) only prints its markdown table, as before.
+ */
+export function report(workload, column, value, unit, note) {
+  const file = process.env.STABLERL_BENCH_RESULTS;
+  if (!file) return;
+  appendFileSync(file, JSON.stringify({ workload, column, value, unit, ...(note ? { note } : {}) }) + '\n');
+}
+
+/** Workload names shared by every benchmark, in the order the combined table lists them. */
+export const WORKLOADS = {
+  mmAB: 'matmul 1024³ A·B (GFLOP/s)',
+  mmAtB: 'matmul 1024³ Aᵀ·B (GFLOP/s)',
+  mmABt: 'matmul 1024³ A·Bᵀ (GFLOP/s)',
+  mlp: 'MLP 512→512→10 B=256 fwd+bwd+SGD (ms/step)',
+  tinyTrain: 'moe-tiny train step 8×32 (ms/step)',
+  tinyGen: 'moe-tiny generation 8×16 (tok/s)',
+  smallTrain: 'moe-small train step 8×64 (ms/step)',
+  smallGen: 'moe-small generation 8×16 (tok/s)',
+};

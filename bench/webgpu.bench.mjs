@@ -5,17 +5,19 @@
 // `await webgpuBackend().sync()`, which waits until the submitted work has finished.
 // Target (DESIGN.md, on the llvmpipe software adapter): matmul 1024³ ≥ 17 GFLOP/s.
 import { Rng, deviceInfo, initWebGpu, keep, matmulT, noGrad, randint, randn, tidy, webgpuBackend } from 'stablerl';
-import { median } from './util.mjs';
+import { median, report, WORKLOADS } from './util.mjs';
 
 try {
   await initWebGpu();
 } catch (e) {
   console.log(`## WebGPU backend: skipped, no adapter could be had (${e.message})\n`);
+  report(WORKLOADS.mmAB, 'stablerl webgpu', null, 'GFLOP/s', `no adapter: ${e.message.split('\n')[0]}`);
   process.exit(0);
 }
 const gpu = webgpuBackend();
 const info = deviceInfo();
 console.log(`## WebGPU backend (${info.adapter}; ${info.path}, ${info.featureLevel})\n`);
+report('_meta', 'webgpu adapter', null, '', `${info.adapter}; ${info.path}, ${info.featureLevel}`);
 
 /** Median ms of `runs` timed runs after `warmup`; each run waits for the GPU to finish. */
 async function timeGpuMs(fn, { warmup = 2, runs = 7 } = {}) {
@@ -48,6 +50,7 @@ for (const n of [256, 512, 1024]) {
     }, { warmup: 2, runs: 7 });
     out?.dispose();
     console.log(`| matmul ${label} f32 | ${n}³ | ${ms.toFixed(1)} | ${((2 * n ** 3) / ms / 1e6).toFixed(2)} |`);
+    if (n === 1024) report(WORKLOADS[{ 'A·B': 'mmAB', 'Aᵀ·B': 'mmAtB', 'A·Bᵀ': 'mmABt' }[label]], 'stablerl webgpu', (2 * n ** 3) / ms / 1e6, 'GFLOP/s', info.adapter);
   }
   a.dispose();
   b.dispose();
@@ -90,7 +93,9 @@ try {
 }
 if (mlp.error) {
   console.log(`| MLP step 512→512→10, B=256 (fwd+bwd+SGD) | f32 | n/a (${mlp.error}) | – |`);
+  report(WORKLOADS.mlp, 'stablerl webgpu', null, 'ms', mlp.error);
 } else {
   console.log(`| MLP step 512→512→10, B=256 (fwd+bwd+SGD) | f32 | ${mlp.ms.toFixed(1)} | – |`);
+  report(WORKLOADS.mlp, 'stablerl webgpu', mlp.ms, 'ms');
   console.log(`\n(loss went ${mlp.loss0.toFixed(4)} → ${mlp.lossN.toFixed(4)} over the warm-up and timed steps, so the step really trains)\n`);
 }
