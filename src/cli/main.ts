@@ -10,7 +10,9 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { join } from 'node:path';
 import { ConfigError, Rng } from '../tensor/index.js';
 import { coldStart, loadTrainerCheckpoint, NonFiniteError, saveTrainerCheckpoint, Trainer, type TrainerConfig } from '../rl/trainer/index.js';
-import { demonstrations, makeTask, type DemoSource } from '../rl/tasks/index.js';
+import { demonstrations, makeTask, type DemoSource, type Task } from '../rl/tasks/index.js';
+import { loadModule } from '../nn/index.js';
+import { COLDSTART_HELP, REPRODUCE_HELP, coldstartCommand, reproduceCommand } from './reproduce.js';
 import { MetricsLog, readMetrics, writeRunPlots } from '../rl/report/index.js';
 
 export interface RunConfig {
@@ -21,8 +23,13 @@ export interface RunConfig {
   coldStartBatch: number;
   evalEvery: number;
   evalPrompts: number;
+  /** Checkpoint every k steps and at the end; 0: never (the reproduce runs keep only metrics). */
   checkpointEvery: number;
   out: string;
+  /** Start from these weights (a `stablerl coldstart` output) instead of running a cold start. */
+  init?: string;
+  /** Evaluate once before the first RL step (printed, not logged); default true. */
+  evalBeforeRL?: boolean;
   trainer: Partial<TrainerConfig>;
 }
 
@@ -46,6 +53,8 @@ Commands:
   train     run RL training (with a cold start); no options runs the embedded default on CPU
   eval      evaluate the latest checkpoint of a run:   stablerl eval RUN_DIR
   plot      (re)write the SVG plots of a run:          stablerl plot RUN_DIR
+  reproduce the paper's experiments in miniature:    stablerl reproduce [--quick]
+  coldstart supervised warm-up only, writes weights: stablerl coldstart --out FILE.safetensors
 
 Run 'stablerl <command> --help' for a command's options.`,
   train: `stablerl train [--config file.json] [--flag value ...] [--resume RUN_DIR]
@@ -60,11 +69,16 @@ Trainer options:  --steps N  --promptsPerStep B  --groupSize G  --miniBatches N 
 A config file holds the same fields ({ "task": ..., "trainer": { "steps": ... } }).`,
   eval: 'stablerl eval RUN_DIR [--evalPrompts N]\n\nLoads RUN_DIR/config.json and its latest checkpoint and prints eval accuracy.',
   plot: 'stablerl plot RUN_DIR\n\nReads RUN_DIR/metrics.jsonl and writes reward.svg, entropy.svg, kl.svg, clipfrac.svg.',
+  reproduce: REPRODUCE_HELP,
+  coldstart: COLDSTART_HELP,
 };
 
 const TRAINER_KEYS = new Set(['model', 'device', 'seed', 'steps', 'promptsPerStep', 'groupSize', 'miniBatches', 'lr', 'weightDecay',
   'maxGradNorm', 'temperature', 'loss', 'advantage', 'replay', 'profile', 'auxLossWeight']);
-const RUN_KEYS = new Set(['task', 'coldStartSource', 'coldStartSteps', 'coldStartBatch', 'evalEvery', 'evalPrompts', 'checkpointEvery', 'out']);
+const RUN_KEYS = new Set(['task', 'coldStartSource', 'coldStartSteps', 'coldStartBatch', 'evalEvery', 'evalPrompts', 'checkpointEvery', 'out', 'init', 'evalBeforeRL']);
+
+/** Flags that may stand alone (`--quick`); every other flag takes a value. */
+const BOOLEAN_FLAGS = new Set(['quick']);
 
 function parseValue(v: string): unknown {
   if (/^-?\d+(\.\d+)?(e-?\d+)?$/i.test(v)) return Number(v);
@@ -80,6 +94,10 @@ export function parseArgs(argv: string[]): { positional: string[]; flags: Record
     if (a === '--help' || a === '-h') flags.help = 'true';
     else if (a.startsWith('--')) {
       const [k, inline] = a.slice(2).split('=', 2) as [string, string | undefined];
+      if (inline === undefined && BOOLEAN_FLAGS.has(k) && (argv[i + 1] === undefined || argv[i + 1]!.startsWith('--'))) {
+        flags[k] = 'true';
+        continue;
+      }
       const v = inline ?? argv[++i];
       if (v === undefined) throw new ConfigError(`option --${k} needs a value`);
       flags[k] = v;
@@ -112,9 +130,39 @@ function fmtEta(s: number): string {
   return s >= 60 ? `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s` : `${Math.round(s)}s`;
 }
 
+/** Field checks of a run config, naming the field (the trainer validates its own fields). */
+export function validateRunConfig(cfg: RunConfig): RunConfig {
+  const int = (k: keyof RunConfig, min: number) => {
+    const v = cfg[k];
+    if (!Number.isInteger(v) || (v as number) < min) throw new ConfigError(`run config: ${k} must be an integer >= ${min}, got ${JSON.stringify(v)}`);
+  };
+  int('coldStartSteps', 0);
+  int('coldStartBatch', 1);
+  int('evalEvery', 1);
+  int('evalPrompts', 1);
+  int('checkpointEvery', 0);
+  if (!['canonical', 'reformatted', 'noisy', 'none'].includes(cfg.coldStartSource)) {
+    throw new ConfigError(`run config: coldStartSource must be canonical, reformatted, noisy or none, got ${JSON.stringify(cfg.coldStartSource)}`);
+  }
+  if (typeof cfg.out !== 'string') throw new ConfigError(`run config: out must be a string, got ${JSON.stringify(cfg.out)}`);
+  if (cfg.init !== undefined && (typeof cfg.init !== 'string' || !existsSync(cfg.init))) {
+    throw new ConfigError(`run config: init must name an existing weights file, got ${JSON.stringify(cfg.init)}`);
+  }
+  if (cfg.evalBeforeRL !== undefined && typeof cfg.evalBeforeRL !== 'boolean') {
+    throw new ConfigError(`run config: evalBeforeRL must be true or false, got ${JSON.stringify(cfg.evalBeforeRL)}`);
+  }
+  return cfg;
+}
+
+/** The cold start of a run config: its demonstrations through `coldStart`; returns the losses. */
+export function runColdStart(trainer: Trainer, task: Task, source: DemoSource, steps: number, batchSize: number): number[] {
+  const demos = demonstrations(task, source, 4096, new Rng(trainer.config.seed + 99));
+  return coldStart(trainer, demos, { steps, batchSize });
+}
+
 async function train(flags: Record<string, string>): Promise<void> {
   const resume = flags.resume;
-  const cfg: RunConfig = resume ? (JSON.parse(readFileSync(join(resume, 'config.json'), 'utf8')) as RunConfig) : buildRunConfig(flags);
+  const cfg: RunConfig = validateRunConfig(resume ? (JSON.parse(readFileSync(join(resume, 'config.json'), 'utf8')) as RunConfig) : buildRunConfig(flags));
   const dir = resume ?? (cfg.out || join('runs', new Date().toISOString().replace(/[:.]/g, '-')));
   mkdirSync(dir, { recursive: true });
   if (!resume) writeFileSync(join(dir, 'config.json'), JSON.stringify(cfg, null, 2));
@@ -132,16 +180,21 @@ async function train(flags: Record<string, string>): Promise<void> {
       renameSync(`${metricsPath}.tmp`, metricsPath);
     }
     say(`resumed ${dir} at step ${trainer.step}`);
+  } else if (cfg.init) {
+    await loadModule(cfg.init, trainer.model);
+    trainer.engine.syncWeights();
+    say(`initial weights from ${cfg.init}`);
   } else if (cfg.coldStartSource !== 'none' && cfg.coldStartSteps > 0) {
-    const demos = demonstrations(task, cfg.coldStartSource, 4096, new Rng(trainer.config.seed + 99));
-    const losses = coldStart(trainer, demos, { steps: cfg.coldStartSteps, batchSize: cfg.coldStartBatch });
+    const losses = runColdStart(trainer, task, cfg.coldStartSource, cfg.coldStartSteps, cfg.coldStartBatch);
     say(`cold start (${cfg.coldStartSource}, ${cfg.coldStartSteps} steps): loss ${losses[0]!.toFixed(3)} → ${losses[losses.length - 1]!.toFixed(3)}`);
   }
+  if (resume && !existsSync(join(dir, 'latest')) && existsSync(metricsPath)) writeFileSync(metricsPath, ''); // no checkpoint: start over
   const log = new MetricsLog(metricsPath);
   say(`run ${dir}: ${cfg.task} on ${trainer.config.model} (${trainer.config.device}), loss ${trainer.config.loss}, replay ${trainer.config.replay}, engine profile ${trainer.engine.profile.name}`);
-  if (trainer.step === 0) say(`eval accuracy before RL: ${(await trainer.evaluate(cfg.evalPrompts)).toFixed(3)} over ${cfg.evalPrompts} prompts`);
+  if (trainer.step === 0 && cfg.evalBeforeRL !== false) say(`eval accuracy before RL: ${(await trainer.evaluate(cfg.evalPrompts)).toFixed(3)} over ${cfg.evalPrompts} prompts`);
   const t0 = performance.now();
   const first = trainer.step;
+  const checkpointDue = (step: number) => cfg.checkpointEvery > 0 && (step % cfg.checkpointEvery === 0 || step === trainer.config.steps);
   while (trainer.step < trainer.config.steps) {
     let m;
     try {
@@ -158,7 +211,7 @@ async function train(flags: Record<string, string>): Promise<void> {
       rec.evalAccuracy = await trainer.evaluate(cfg.evalPrompts);
     }
     log.append(rec);
-    if ((m.step + 1) % cfg.checkpointEvery === 0 || m.step + 1 === trainer.config.steps) await saveTrainerCheckpoint(trainer, dir);
+    if (checkpointDue(m.step + 1)) await saveTrainerCheckpoint(trainer, dir);
     const done = trainer.step - first;
     const eta = ((performance.now() - t0) / 1000 / done) * (trainer.config.steps - trainer.step);
     const line = `step ${m.step + 1}/${trainer.config.steps} reward ${m.reward.toFixed(3)}${rec.evalAccuracy !== undefined ? ` eval ${(rec.evalAccuracy as number).toFixed(3)}` : ''} kl ${m.klK3.toExponential(2)} clipfrac ${m.clipfrac.toFixed(3)} ETA ${fmtEta(eta)}`;
@@ -201,6 +254,8 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (cmd === 'train') await train(flags);
   else if (cmd === 'eval') await evalRun(positional, flags);
+  else if (cmd === 'reproduce') await reproduceCommand(flags);
+  else if (cmd === 'coldstart') await coldstartCommand(flags);
   else if (cmd === 'plot') {
     const dir = positional[0];
     if (!dir) throw new ConfigError('plot needs a run directory: stablerl plot RUN_DIR');

@@ -17,6 +17,7 @@
 import { ValueError, type Rng } from '../../tensor/index.js';
 import {
   BOS,
+  EOS,
   DEFAULT_EVAL_FRACTION,
   checkTaskOptions,
   decode,
@@ -62,6 +63,7 @@ export function additionTask(options: AdditionOptions = {}): Task {
     name,
     promptLength,
     answerLength,
+    eosToken: EOS,
     evalFraction,
     sample(rng: Rng, split: Split): TaskSample {
       const [a, b] = sampleInSplit(

@@ -18,6 +18,7 @@
 import { ValueError, type Rng } from '../../tensor/index.js';
 import {
   BOS,
+  EOS,
   DEFAULT_EVAL_FRACTION,
   checkTaskOptions,
   decode,
@@ -61,6 +62,7 @@ export function sortingTask(options: SortingOptions = {}): Task {
     name,
     promptLength,
     answerLength,
+    eosToken: EOS,
     evalFraction,
     sample(rng: Rng, split: Split): TaskSample {
       const list = sampleInSplit(() => Array.from(rng.int(length, 10)).join(''), sorted, split, evalFraction, name);

@@ -143,6 +143,8 @@ export interface Task {
   readonly promptLength: number;
   /** Tokens the policy generates per response, EOS included; shorter answers are padded with PAD after EOS. */
   readonly answerLength: number;
+  /** The end-of-sequence token: a response ends at its first EOS (the trainer masks what follows). */
+  readonly eosToken: number;
   /** Fraction of the problem space in the eval split (decided by `splitOf`). */
   readonly evalFraction: number;
   /** A problem of the given split, drawn from `rng` (deterministic given the rng state). */

@@ -36,6 +36,12 @@ import { type TrainerConfig, trainerConfig } from './config.js';
 export interface RLTask {
   readonly promptLength: number;
   readonly answerLength: number;
+  /**
+   * When set, a response ends at its first `eosToken` (included): the tokens sampled after it are
+   * outside the response mask, as in verl/TRL where generation stops at EOS. Without it every
+   * one of the `answerLength` tokens is part of the response.
+   */
+  readonly eosToken?: number;
   sample(rng: Rng, split: 'train' | 'eval'): { prompt: number[] };
   reward(prompt: readonly number[], response: readonly number[]): number;
 }
@@ -133,8 +139,12 @@ export class Trainer {
     // mask and μ on response positions (inputs index p predicts token p + 1)
     const mask = new Float32Array(B * G * (L - 1));
     const mu = new Float32Array(B * G * (L - 1));
+    let lengthSum = 0;
     seqs.forEach((s, i) => {
-      for (let j = 0; j < A; j++) {
+      const eos = this.task.eosToken === undefined ? -1 : s.response.indexOf(this.task.eosToken);
+      const len = eos < 0 ? A : eos + 1;
+      lengthSum += len;
+      for (let j = 0; j < len; j++) {
         mask[i * (L - 1) + P - 1 + j] = 1;
         mu[i * (L - 1) + P - 1 + j] = s.logProbs[j]!;
       }
@@ -201,7 +211,7 @@ export class Trainer {
       ppoKl: mbMetrics.reduce((p, q) => p + q.ppoKl, 0) / mbMetrics.length,
       gradNorm,
       routingDisagreement: 1 - engineTrace.agreement(old.routing),
-      responseLength: A,
+      responseLength: lengthSum / seqs.length,
       seconds: { rollout: (t1 - t0) / 1000, oldLogp: (t2 - t1) / 1000, update: (t3 - t2) / 1000 },
       miniBatches: mbMetrics,
     };
