@@ -11,6 +11,8 @@
  *   p ← p − lr·wd·p                                  (decoupled weight decay)
  *   p ← p − lr·m̂ / (√v̂ + eps)
  * computed as torch does: p·(1 − lr·wd), then p − (lr/(1 − β1^t))·m / (√v/√(1 − β2^t) + eps).
+ * On the CPU the update runs as one fused loop (src/tensor/cpu/optim.ts), bit-identical to the
+ * composed tensor ops of adamwUpdateComposed, which stay as its reference and as the GPU path.
  * A parameter whose .grad is null is skipped entirely (no decay, no state change), and, as in
  * torch, t counts only the steps at which that parameter had a gradient.
  *
@@ -27,8 +29,9 @@
  */
 import {
   ConfigError, DeviceError, DTypeError, ShapeError, Tensor,
-  full, keep, tensor, tidy, zerosLike,
+  cpuBackend, full, keep, tensor, tidy, zerosLike,
 } from '../tensor/index.js';
+import type { AdamWScalars } from '../tensor/cpu/optim.js';
 import { fmtShape, sameShape } from '../tensor/shape.js';
 import { noGrad } from '../autograd/index.js';
 
@@ -141,6 +144,29 @@ export abstract class Optimizer {
   }
 }
 
+/**
+ * One AdamW update of p, m, v in place (identity kept, values replaced), composed from tensor
+ * ops: the reference ("v1") and the path on every device but the CPU. Call under noGrad, in a
+ * tidy scope.
+ */
+export function adamwUpdateComposed(p: Tensor, g: Tensor, m: Tensor, v: Tensor, s: AdamWScalars): void {
+  const { beta1: b1, beta2: b2, eps, lr, weightDecay: wd, bc1, bc2 } = s;
+  m.assign(m.mul(b1).add(g.mul(1 - b1)));
+  v.assign(v.mul(b2).add(g.mul(g).mul(1 - b2)));
+  const decayed = lr * wd !== 0 ? p.mul(1 - lr * wd) : p;
+  const denom = v.sqrt().div(Math.sqrt(bc2)).add(eps);
+  p.assign(decayed.sub(m.div(denom).mul(lr / bc1)));
+}
+
+/** The same update as adamwUpdateComposed, bit for bit, in one pass of the CPU kernel. */
+export function adamwUpdateFused(p: Tensor, g: Tensor, m: Tensor, v: Tensor, s: AdamWScalars): void {
+  const [np, nm, nv] = cpuBackend.adamw(p.storage, g.storage, m.storage, v.storage, s);
+  // assign of a same-size CPU tensor shares its array (no copy); the wrappers go with the tidy.
+  m.assign(new Tensor(nm, m.shape));
+  v.assign(new Tensor(nv, v.shape));
+  p.assign(new Tensor(np, p.shape));
+}
+
 export interface AdamWOptions {
   lr?: number;
   betas?: readonly [number, number];
@@ -189,18 +215,18 @@ export class AdamW extends Optimizer {
         if (!s) s = this.state[i] = { step: 0, m: keep(zerosLike(p)), v: keep(zerosLike(p)) };
         const st = s;
         st.step++;
-        const bc1 = 1 - b1 ** st.step;
-        const bc2 = 1 - b2 ** st.step;
-        tidy(() => {
-          st.m.assign(st.m.mul(b1).add(g.mul(1 - b1)));
-          st.v.assign(st.v.mul(b2).add(g.mul(g).mul(1 - b2)));
-          const decayed = lr * wd !== 0 ? p.mul(1 - lr * wd) : p;
-          const denom = st.v.sqrt().div(Math.sqrt(bc2)).add(eps);
-          p.assign(decayed.sub(st.m.div(denom).mul(lr / bc1)));
-        });
+        const scalars = { beta1: b1, beta2: b2, eps, lr, weightDecay: wd, bc1: 1 - b1 ** st.step, bc2: 1 - b2 ** st.step };
+        const cpu = p.device === 'cpu' && AdamW.fused;
+        tidy(() => (cpu ? adamwUpdateFused : adamwUpdateComposed)(p, g, st.m, st.v, scalars));
       });
     });
   }
+
+  /**
+   * Use the fused CPU kernel (src/tensor/cpu/optim.ts) for CPU parameters. It is bit-identical
+   * to the composed ops; this switch exists so tests and bench/kernels/adamw.mjs can run both.
+   */
+  static fused = true;
 
   /**
    * m and v are the live state tensors (as Module.stateDict's parameters: the next step changes

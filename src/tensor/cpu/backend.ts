@@ -1,6 +1,15 @@
 /**
  * The CPU backend: TypedArrays and pure TypeScript kernels. The embedded default; nothing in
- * the project requires a GPU. Every method allocates its output and leaves inputs untouched.
+ * the project requires a GPU. Every method returns a new storage and leaves inputs untouched.
+ *
+ * Arrays are immutable once a kernel has written them, so storages may share one: a copy that
+ * would reproduce its input exactly (reshape, detach, clone, Tensor.assign: an identity
+ * expand) and a contiguous slice (outer = 1) return a storage that aliases the input's array
+ * (or a subarray of it) instead of copying it. Disposal stays per storage (each alias counts
+ * as a live buffer and is released on its own; the array goes when the last reference does).
+ * Two rules follow, for every kernel here and any added later: never write into an input's
+ * array, and never recycle a disposed storage's array for a new output. Kernels must also
+ * honour a typed array's byteOffset (a subarray view is not at offset 0 of its buffer).
  */
 import os from 'node:os';
 import type { Backend, BinaryOp, CompareOp, MatmulParams, ReduceOp, Storage, UnaryOp } from '../backend.js';
@@ -10,6 +19,7 @@ import { sizeOf } from '../shape.js';
 import { BINARY_FN, COMPARE_FN, binaryInto, unaryInto, whereInto } from './elementwise.js';
 import { concatInto, expandInto, gatherInto, indexAddInto, indexSelectInto, permuteInto, scatterAddInto, sliceInto } from './indexing.js';
 import { matmulInto, type FloatArray } from './kernels/matmul.js';
+import { adamwInto, type AdamWScalars } from './optim.js';
 import { argmaxInto, logsumexpInto, reduceInto, softmaxInto, topkInto } from './reduce.js';
 
 export class CpuStorage implements Storage {
@@ -37,6 +47,16 @@ export class CpuStorage implements Storage {
 
 function d(s: Storage): TypedArray {
   return (s as CpuStorage).data;
+}
+
+/** Whether `strides` are the row-major strides of `shape` (size-1 dims may have any stride). */
+function isRowMajor(shape: readonly number[], strides: readonly number[]): boolean {
+  let acc = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    if (shape[i] !== 1 && strides[i] !== acc) return false;
+    acc *= shape[i]!;
+  }
+  return true;
 }
 
 export class CpuBackend implements Backend {
@@ -171,17 +191,33 @@ export class CpuBackend implements Backend {
     return s;
   }
 
+  /**
+   * One fused AdamW update (CPU only, outside the Backend interface; see optim.ts): returns the
+   * new parameter, first and second moment as fresh storages.
+   */
+  adamw(p: Storage, g: Storage, m: Storage, v: Storage, scalars: AdamWScalars): [Storage, Storage, Storage] {
+    const [sp, pa] = this.alloc(p.dtype, p.size);
+    const [sm, ma] = this.alloc(p.dtype, p.size);
+    const [sv, va] = this.alloc(p.dtype, p.size);
+    adamwInto(d(p), d(g), d(m), d(v), pa, ma, va, scalars);
+    return [sp, sm, sv];
+  }
+
   permute(x: Storage, shape: readonly number[], perm: readonly number[]): Storage {
     const [s, a] = this.alloc(x.dtype, x.size);
     permuteInto(d(x), a, shape, perm);
     return s;
   }
   expand(x: Storage, outShape: readonly number[], strides: readonly number[]): Storage {
+    // An identity copy (reshape, detach, clone, assign) shares the immutable array.
+    if (sizeOf(outShape) === x.size && isRowMajor(outShape, strides)) return this.wrap(d(x));
     const [s, a] = this.alloc(x.dtype, sizeOf(outShape));
     expandInto(d(x), a, outShape, strides);
     return s;
   }
   slice(x: Storage, outer: number, n: number, inner: number, start: number, len: number): Storage {
+    // One contiguous run of the input: a view of the immutable array, no copy.
+    if (outer === 1) return this.wrap(d(x).subarray(start * inner, (start + len) * inner));
     const [s, a] = this.alloc(x.dtype, outer * len * inner);
     sliceInto(d(x), a, outer, n, inner, start, len);
     return s;
