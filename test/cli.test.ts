@@ -94,3 +94,41 @@ describe('stablerl train --resume after SIGKILL', () => {
     expect(strip(killed)).toEqual(strip(straight));
   }, 180_000);
 });
+
+describe('stablerl coldstart and reproduce', () => {
+  it('a run started from coldstart weights (init) equals one that ran the same cold start inline, bit for bit', () => {
+    const base = mkdtempSync(join(tmpdir(), 'stablerl-init-'));
+    const weights = join(base, 'cs', 'canonical-seed3.safetensors');
+    const c = run('coldstart', '--out', weights, '--task', 'sorting', '--length', '3', '--source', 'canonical', '--seed', '3',
+      '--steps', '4', '--batch', '4', '--evalPrompts', '8');
+    expect(c.stderr).toBe('');
+    expect(c.status).toBe(0);
+    const info = JSON.parse(readFileSync(weights.replace(/\.safetensors$/, '.json'), 'utf8')) as Record<string, unknown>;
+    expect(info.steps).toBe(4);
+    expect(info.evalAccuracy).toBeTypeOf('number');
+    const common = ['--steps', '3', '--promptsPerStep', '2', '--groupSize', '4', '--evalEvery', '2', '--evalPrompts', '4', '--seed', '3',
+      '--coldStartSteps', '4', '--coldStartBatch', '4', '--profile', 'bf16', '--checkpointEvery', '0'];
+    const a = run('train', '--out', join(base, 'inline'), ...common);
+    const b = run('train', '--out', join(base, 'init'), '--init', weights, '--evalBeforeRL', 'false', ...common);
+    expect(a.status, a.stderr).toBe(0);
+    expect(b.status, b.stderr).toBe(0);
+    expect(b.stdout).toMatch(/initial weights from/);
+    const metrics = (d: string) => readFileSync(join(base, d, 'metrics.jsonl'), 'utf8').split('\n').filter(Boolean)
+      .map((l) => { const r = JSON.parse(l) as Record<string, unknown>; delete r.seconds; return r; });
+    expect(metrics('init')).toEqual(metrics('inline'));
+    expect(metrics('init')).toHaveLength(3);
+    expect(existsSync(join(base, 'init', 'latest'))).toBe(false); // checkpointEvery 0: none written
+  }, 120_000);
+
+  it('reproduce and coldstart: --help, and bad options name the option', () => {
+    for (const cmd of ['reproduce', 'coldstart']) {
+      const h = run(cmd, '--help');
+      expect(h.status).toBe(0);
+      expect(h.stdout).toMatch(new RegExp(`stablerl ${cmd}`));
+    }
+    expect(run('reproduce', '--quick', '--only', 'f9').stderr).toMatch(/--only takes f1, f2f3, f4; got 'f9'/);
+    expect(run('reproduce', '--jobz', '2').stderr).toMatch(/unknown option --jobz/);
+    expect(run('coldstart', '--out', 'x.bin').stderr).toMatch(/--out must name a \.safetensors file/);
+    expect(run('train', '--init', '/nonexistent.safetensors', '--steps', '1').stderr).toMatch(/init must name an existing weights file/);
+  });
+});

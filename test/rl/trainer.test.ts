@@ -83,6 +83,18 @@ describe('Trainer', () => {
     expect(t.step).toBe(1);
   });
 
+  it('a response ends at its first EOS: responseLength counts tokens up to and including it', async () => {
+    const seen: number[][] = [];
+    const eos: RLTask = { ...toy, answerLength: 4, eosToken: 5, reward: (_p, r) => { seen.push([...r]); return r[0] === 7 ? 1 : 0; } };
+    const t = new Trainer(eos, { promptsPerStep: 4, groupSize: 8, seed: 6 });
+    const m = await t.trainStep();
+    const lens = seen.map((r) => (r.indexOf(5) < 0 ? 4 : r.indexOf(5) + 1));
+    expect(lens.some((l) => l < 4)).toBe(true); // the untrained policy samples token 5 sometimes
+    expect(m.responseLength).toBeCloseTo(lens.reduce((p, q) => p + q, 0) / lens.length, 12);
+    const plain = await new Trainer({ ...toy, answerLength: 4 }, { promptsPerStep: 4, groupSize: 8, seed: 6 }).trainStep();
+    expect(plain.responseLength).toBe(4);
+  });
+
   it('config validation names the field', () => {
     expect(() => trainerConfig({ promptsPerStep: 3, miniBatches: 2 })).toThrow(/promptsPerStep 3 must be divisible by miniBatches 2/);
     expect(() => trainerConfig({ replay: 'r4' as never })).toThrow(ConfigError);
