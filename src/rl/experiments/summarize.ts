@@ -192,6 +192,23 @@ export function summarizeReproduce(plan: ReproducePlan, root: string, outDir: st
   return out;
 }
 
+/**
+ * Welch's t of mean(b) − mean(a) over seeds: the difference in units of its standard error
+ * sqrt(sd_a²/n_a + sd_b²/n_b). |t| ≥ 2 is what docs/results.md calls a clear difference; with 3
+ * seeds per arm this is a coarse screen, not a significance test.
+ */
+export function welchT(a: Stat, b: Stat): number {
+  const se = Math.sqrt((a.n > 0 ? a.sd ** 2 / a.n : NaN) + (b.n > 0 ? b.sd ** 2 / b.n : NaN));
+  const d = b.mean - a.mean;
+  return se > 0 ? d / se : d === 0 ? 0 : Math.sign(d) * Infinity;
+}
+
+/** The arm each group's others are compared with: MiniRL (F1), MiniRL + R2 (F2/F3), canonical (F4). */
+export function referenceArm(g: Pick<GroupSummary, 'experiment' | 'arms'>): ArmSummary {
+  const id = g.experiment === 'f1' ? 'minirl' : g.experiment === 'f2f3' ? 'minirl-r2' : 'coldstart-canonical';
+  return g.arms.find((a) => a.id === id) ?? g.arms[0]!;
+}
+
 /** Markdown tables of the summaries, with the definitions they rest on. */
 export function summaryMarkdown(plan: ReproducePlan, groups: readonly GroupSummary[], plotPrefix = ''): string {
   const s = plan.scale;
@@ -213,6 +230,16 @@ export function summaryMarkdown(plan: ReproducePlan, groups: readonly GroupSumma
       lines.push(`| ${a.label} | ${a.collapsed}/${a.runs.length} | ${fmt(t.rewardStart)} | ${fmt(t.rewardPeak)} | ${fmt(t.rewardFinal)} | ${fmt(t.drop)} | `
         + `${fmt(t.eval0)} | ${fmt(t.evalFinal)} | ${fmt(t.entropyStart, 2)} → ${fmt(t.entropyFinal, 2)} | ${fmt(t.klK3)} | ${fmt(t.routingDisagreement)} | `
         + `${fmt(t.clipfrac)} | ${fmt(t.ppoKl)} | ${fmt(t.responseLength, 2)} |`);
+    }
+    const ref = referenceArm(g);
+    const tf = (t: number) => (Number.isFinite(t) ? t.toFixed(1) : String(t));
+    lines.push('', `Differences from ${ref.label} (arm − reference, Welch t in brackets; |t| ≥ 2 counts as clear):`, '');
+    lines.push('| arm | Δ reward final | Δ reward peak | Δ evalN | Δ entropy final | KL k3 ratio |');
+    lines.push('|---|---|---|---|---|---|');
+    for (const a of g.arms) {
+      if (a === ref) continue;
+      const d = (k: keyof ArmSummary['stats']) => `${(a.stats[k].mean - ref.stats[k].mean).toFixed(3)} (${tf(welchT(ref.stats[k], a.stats[k]))})`;
+      lines.push(`| ${a.label} | ${d('rewardFinal')} | ${d('rewardPeak')} | ${d('evalFinal')} | ${d('entropyFinal')} | ${(a.stats.klK3.mean / ref.stats.klK3.mean).toFixed(2)} |`);
     }
     lines.push('', g.plots.map((p) => `![${p}](${plotPrefix}${p})`).join('\n'));
   }

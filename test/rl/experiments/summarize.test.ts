@@ -77,3 +77,12 @@ describe('summarizeReproduce', () => {
     expect(md).toMatch(/!\[f1-klK3\.svg\]\(plots\/f1-klK3\.svg\)/);
   });
 });
+
+describe('welchT', () => {
+  it('is the mean difference over its standard error, signed b − a', async () => {
+    const { welchT } = await import('../../../src/rl/experiments/index.js');
+    expect(welchT({ mean: 0, sd: 1, n: 4 }, { mean: 1, sd: 1, n: 4 })).toBeCloseTo(1 / Math.sqrt(0.5), 12);
+    expect(welchT({ mean: 1, sd: 0, n: 3 }, { mean: 1, sd: 0, n: 3 })).toBe(0);
+    expect(welchT({ mean: 1, sd: 0, n: 3 }, { mean: 0.5, sd: 0, n: 3 })).toBe(-Infinity);
+  });
+});
