@@ -98,25 +98,29 @@ export const roundBf16 = (x: Tensor) => unary('roundBf16', x);
 /** Rounds to FP8 E4M3 (saturating at ±448) and back (no gradient). */
 export const roundFp8e4m3 = (x: Tensor) => unary('roundFp8e4m3', x);
 
-type BinaryGrad = (a: Tensor, b: Tensor, y: Tensor, g: Tensor) => [Tensor | null, Tensor | null];
+/**
+ * Gradients of a binary op w.r.t. the operands that need one (`na`, `nb`); the other side is
+ * null and never computed: a constant operand (a scalar, a mask) costs no backward pass.
+ */
+type BinaryGrad = (a: Tensor, b: Tensor, y: Tensor, g: Tensor, na: boolean, nb: boolean) => [Tensor | null, Tensor | null];
 
 /** Ties in maximum/minimum split the gradient evenly, as PyTorch does. */
 function pickGrad(win: (a: Tensor, b: Tensor) => Tensor): BinaryGrad {
-  return (a, b, _y, g) => {
+  return (a, b, _y, g, na, nb) => {
     const tie = mul(eq(a, b), 0.5);
-    return [mul(g, add(win(a, b), tie)), mul(g, add(win(b, a), tie))];
+    return [na ? mul(g, add(win(a, b), tie)) : null, nb ? mul(g, add(win(b, a), tie)) : null];
   };
 }
 
 const BINARY_GRAD: Record<BinaryOp, BinaryGrad> = {
-  add: (_a, _b, _y, g) => [g, g],
-  sub: (_a, _b, _y, g) => [g, neg(g)],
-  mul: (a, b, _y, g) => [mul(g, b), mul(g, a)],
-  div: (_a, b, y, g) => [div(g, b), neg(div(mul(g, y), b))],
+  add: (_a, _b, _y, g, na, nb) => [na ? g : null, nb ? g : null],
+  sub: (_a, _b, _y, g, na, nb) => [na ? g : null, nb ? neg(g) : null],
+  mul: (a, b, _y, g, na, nb) => [na ? mul(g, b) : null, nb ? mul(g, a) : null],
+  div: (_a, b, y, g, na, nb) => [na ? div(g, b) : null, nb ? neg(div(mul(g, y), b)) : null],
   // d/da a^b = b·a^(b-1); d/db a^b = a^b·log a (taken as 0 where a = 0, as PyTorch)
-  pow: (a, b, y, g) => [
-    mul(g, mul(b, pow(a, sub(b, 1)))),
-    mul(g, where(eq(a, 0), 0, mul(y, log(a)))),
+  pow: (a, b, y, g, na, nb) => [
+    na ? mul(g, mul(b, pow(a, sub(b, 1)))) : null,
+    nb ? mul(g, where(eq(a, 0), 0, mul(y, log(a)))) : null,
   ],
   maximum: pickGrad((p, q) => gt(p, q)),
   minimum: pickGrad((p, q) => lt(p, q)),
@@ -135,11 +139,8 @@ export function binary(op: BinaryOp, a: TensorLike, b: TensorLike): Tensor {
     shape,
   );
   return record(op, [x, y], out, (g, needs) => {
-    const [ga, gb] = BINARY_GRAD[op](x, y, out, g);
-    return [
-      needs[0] && ga ? unbroadcast(ga, x.shape) : null,
-      needs[1] && gb ? unbroadcast(gb, y.shape) : null,
-    ];
+    const [ga, gb] = BINARY_GRAD[op](x, y, out, g, needs[0]!, needs[1]!);
+    return [ga ? unbroadcast(ga, x.shape) : null, gb ? unbroadcast(gb, y.shape) : null];
   });
 }
 

@@ -1,7 +1,9 @@
 /**
  * CPU data-movement kernels: permute, expand (materialised broadcast), slice and concat along
  * one axis, gather/scatterAdd along one axis, and indexSelect/indexAdd (embedding rows and
- * their gradient). Indices arrive validated by the op layer.
+ * their gradient). Indices arrive validated by the op layer. Pure copies: every output element
+ * is an input element (or, for the adds, the same sums in the same order), so speed-ups here
+ * never change a bit.
  */
 import type { TypedArray } from '../dtype.js';
 import { stridesOf } from '../shape.js';
@@ -16,8 +18,15 @@ export function permuteInto(x: TypedArray, out: TypedArray, shape: readonly numb
 
 export function expandInto(x: TypedArray, out: TypedArray, outShape: readonly number[], strides: readonly number[]): void {
   if (out.length === 0) return;
-  stridedWalk(outShape, [strides], (o, len, [ix], [dx]) => {
-    for (let j = 0; j < len; j++) out[o + j] = x[ix! + j * dx!]!;
+  // The walk coalesces dims, so a contiguous run (a reshape, the rows of a head transpose) is
+  // one row: copied with TypedArray.set when long enough to pay for the call, filled when it
+  // is a broadcast (stride 0).
+  stridedWalk(outShape, [strides], (o, len, offs, inner) => {
+    const ix = offs[0]!;
+    const dx = inner[0]!;
+    if (dx === 1 && len >= 16) out.set(x.subarray(ix, ix + len), o);
+    else if (dx === 0) out.fill(x[ix]!, o, o + len);
+    else for (let j = 0; j < len; j++) out[o + j] = x[ix + j * dx]!;
   });
 }
 
