@@ -24,7 +24,8 @@
  */
 import { ConfigError, DeviceError, ShapeError, Tensor, arange, ones, tensor, zeros, type DeviceName, type FloatDType, type Rng } from '../tensor/index.js';
 import { fmtShape } from '../tensor/shape.js';
-import { embedding, logsumexp, noGrad, scatterAdd, softmax } from '../autograd/index.js';
+import { embedding, isGradEnabled, logsumexp, noGrad, scatterAdd, softmax } from '../autograd/index.js';
+import { expertRowsPerExpert } from './expert-groups.js';
 import { Module } from '../nn/module.js';
 import type { GateMode } from './config.js';
 import { Router, route, routerLogits } from './router.js';
@@ -151,6 +152,8 @@ export function expertRows(
       throw new DeviceError(`MoE: 'sparse' dispatch reads the routing synchronously, which needs the cpu device (got '${ids.device}'); use dispatch 'dense'`);
     }
     const host = ids instanceof Tensor ? (ids.toArraySync() as Int32Array) : ids;
+    // No gradient wanted: run each expert on a view of its weights instead of copying them.
+    if (x.device === 'cpu' && !isGradEnabled()) return expertRowsPerExpert(x, host, k, p, run);
     const plan = dispatchPlan(host, n, k, e, defaultRowsPerChunk(n, k, e));
     const c = plan.chunkExpert.length;
     const xe = embedding(x, tensor(plan.tokens, { shape: [c, plan.m], dtype: 'i32', ...dev }));
