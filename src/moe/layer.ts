@@ -11,16 +11,24 @@
  *                                     Fedus et al. 2021, eq. 4, with f over the N·k choices)
  *   L_z  = β · (1/N) · Σ_n logsumexp(logits_n)²                               (ST-MoE router z-loss)
  *
- * Dispatch. 'sparse' (the CPU default) reads the routing (a synchronous CPU read), groups the
- * tokens by expert into chunks of m rows (see dispatchPlan; padding rows repeat token 0 and
- * are never read back), gathers each chunk's expert weights, runs all chunks in one batched
- * SwiGLU, and gathers each token's k output rows back by position. 'dense' (the default off
- * the CPU, where reads are async and `forward` is not) runs every expert on every token,
- * Y [E, N, D], and gathers row e·N + n for each choice on the device: no read-back, E/k times
- * the expert FLOPs. Both paths then combine the same [N, k, D] rows in the same order, and the
- * CPU matmul is batch invariant, so on the CPU they agree bit for bit, and a token's output
- * never depends on which other tokens share its batch. `expertRows` is that shared step,
- * exported so an inference engine can run the same dispatch with its own expert numerics.
+ * Dispatch. 'sparse' (the CPU default) groups the tokens by expert into chunks of m rows (see
+ * dispatchPlan), gathers each chunk's expert weights, runs all chunks in one batched SwiGLU,
+ * and gathers each token's k output rows back by position. On the CPU the plan is made on the
+ * host from the routing (a synchronous read; padding rows repeat token 0 and are never read
+ * back). On WebGPU, where reads are async and `forward` is not, the same plan is built on the
+ * device (src/tensor/webgpu/kernels/group.ts) into buffers sized for the worst case, with
+ * padding rows and unused chunks as out-of-range indices that gather zeros and add nothing.
+ * 'dense' runs every expert on every token, Y [E, N, D], and gathers row e·N + n for each
+ * choice: no plan at all, E/k times the expert FLOPs, and no weight gathers, which wins when N is
+ * small (decoding). 'auto' is 'sparse' on the CPU and, elsewhere, whichever of the two the cost
+ * model in autoDispatch expects to be cheaper for the shapes (never the data). All paths then
+ * combine the same [N, k, D] rows in the same order, and the matmuls of both backends are batch
+ * invariant (a row's result does not depend on the other rows of the product), so on one
+ * backend the paths agree bit for bit in the forward pass, and a token's output never depends on
+ * which other tokens share its batch. (Gradients of the expert weights are sums over tokens, and
+ * the paths sum them in different groupings: equal up to f32 rounding.) `expertRows` is that
+ * shared step, exported so an inference engine can run the same dispatch with its own expert
+ * numerics.
  */
 import { ConfigError, DeviceError, ShapeError, Tensor, arange, ones, tensor, zeros, type DeviceName, type FloatDType, type Rng } from '../tensor/index.js';
 import { fmtShape } from '../tensor/shape.js';
@@ -30,6 +38,8 @@ import { Module } from '../nn/module.js';
 import type { GateMode } from './config.js';
 import { Router, route, routerLogits } from './router.js';
 import { SwiGLUExperts, swigluExperts } from './experts.js';
+import { groupChunks } from '../tensor/webgpu/kernels/group.js';
+import type { WebGpuBackend, WebGpuStorage } from '../tensor/webgpu/backend.js';
 
 export type Dispatch = 'auto' | 'sparse' | 'dense';
 
@@ -148,8 +158,9 @@ export function expertRows(
   const k = ids instanceof Tensor ? ids.shape[1]! : ids.length / n;
   const dev = { device: x.device };
   if (dispatch === 'sparse') {
+    if (ids instanceof Tensor && ids.device === 'webgpu') return sparseOnDevice(x, ids, p, run);
     if (ids instanceof Tensor && ids.device !== 'cpu') {
-      throw new DeviceError(`MoE: 'sparse' dispatch reads the routing synchronously, which needs the cpu device (got '${ids.device}'); use dispatch 'dense'`);
+      throw new DeviceError(`MoE: 'sparse' dispatch needs the routing on the cpu or webgpu device (got '${ids.device}'); use dispatch 'dense'`);
     }
     const host = ids instanceof Tensor ? (ids.toArraySync() as Int32Array) : ids;
     // No gradient wanted: run each expert on a view of its weights instead of copying them.
@@ -173,6 +184,45 @@ export function expertRows(
   return embedding(y, pos);
 }
 
+/**
+ * The sparse dispatch with the routing left on the GPU: the plan (dispatchPlan's, with the same
+ * rows per chunk) is built on the device for the worst-case number of chunks, so nothing is read
+ * back; padding rows and unused chunks gather zeros.
+ */
+function sparseOnDevice(x: Tensor, ids: Tensor, p: MoEParams, run: ExpertRunner): Tensor {
+  const [n, d] = x.shape as [number, number];
+  const [e] = p.wGate.shape as [number];
+  const k = ids.shape[1]!;
+  const m = defaultRowsPerChunk(n, k, e);
+  const plan = groupChunks(ids.backend as WebGpuBackend, ids.storage as WebGpuStorage, n * k, k, e, m);
+  const c = plan.cMax;
+  const tokens = new Tensor(plan.tokens, [c, m]);
+  const pos = new Tensor(plan.pos, [n, k]);
+  const chunkExpert = new Tensor(plan.chunkKey, [c]);
+  const xe = embedding(x, tokens);
+  const [wg, wu, wd] = [p.wGate, p.wUp, p.wDown].map((w) => {
+    const [, a, b] = w.shape as [number, number, number];
+    return embedding(w.reshape([e, a * b]), chunkExpert).reshape([c, a, b]);
+  }) as [Tensor, Tensor, Tensor];
+  const y = run(xe, wg, wu, wd).reshape([c * m, d]);
+  return embedding(y, pos);
+}
+
+/**
+ * 'auto' dispatch: sparse on the CPU; elsewhere sparse when its cost is below dense's, by a
+ * model of the WebGPU backend on shapes alone (so the choice, like the result, never depends on
+ * the routing): dense runs E·N expert rows; sparse runs cMax·m rows and copies cMax sets of
+ * expert weights (one copied weight element costs about as much as WEIGHT_COPY_ROWS⁻¹ of a row's
+ * multiply-adds over the same weights, measured on the software adapter).
+ */
+export function autoDispatch(device: string, n: number, k: number, e: number): 'sparse' | 'dense' {
+  if (device === 'cpu') return 'sparse';
+  const m = defaultRowsPerChunk(n, k, e);
+  const cMax = Math.min(n * k, Math.floor((n * k) / m) + Math.min(e, n * k));
+  return cMax * (m + WEIGHT_COPY_ROWS) < e * n ? 'sparse' : 'dense';
+}
+const WEIGHT_COPY_ROWS = 16;
+
 /** The MoE layer as a pure function of x [N, D] and its parameters (what gradcheck tests). */
 export function moeForward(x: Tensor, p: MoEParams, o: MoEForwardOptions): MoEResult {
   if (x.ndim !== 2) throw new ShapeError(`moeForward: input must be [N, D], got ${fmtShape(x.shape)}`);
@@ -182,7 +232,7 @@ export function moeForward(x: Tensor, p: MoEParams, o: MoEForwardOptions): MoERe
     throw new ShapeError(`moeForward: the router has ${e} experts but wGate is ${fmtShape(p.wGate.shape)}`);
   }
   const { indices, weights } = route(logits, o.k, o.gate, o.replay);
-  const dispatch = o.dispatch === undefined || o.dispatch === 'auto' ? (x.device === 'cpu' ? 'sparse' : 'dense') : o.dispatch;
+  const dispatch = o.dispatch === undefined || o.dispatch === 'auto' ? autoDispatch(x.device, n, o.k, e) : o.dispatch;
   const rows = expertRows(x, indices, p, dispatch);
   const output = rows.mul(weights.unsqueeze(-1)).sum(1);
 

@@ -1,18 +1,23 @@
 /**
- * The MoE stack on WebGPU (skipped, with the reason printed, where no adapter exists): the
- * dense dispatch path needs no read-back, so the layer and the transformer run with a
- * synchronous forward; their values match the CPU's within f32 tolerance; a trace recorded on
- * the GPU is pending until `await trace.resolve()`, replays on the device as it is, and equals
- * the CPU's routing where the logits are not near a tie.
+ * The MoE stack on WebGPU (skipped, with the reason printed, where no adapter exists): neither
+ * dispatch path reads back (dense runs every expert on every token; sparse builds its plan on
+ * the device), so the layer and the transformer run with a synchronous forward; their values
+ * match the CPU's within f32 tolerance; the two GPU paths give the same forward bits (the GPU
+ * matmul is row invariant) and gradients equal up to f32 rounding of differently grouped sums;
+ * the device plan equals the host's dispatchPlan; a trace recorded on the GPU is pending until
+ * `await trace.resolve()`, replays on the device as it is, and equals the CPU's routing where
+ * the logits are not near a tie.
  */
 import { expect, it } from 'vitest';
-import { DeviceError, Rng, liveTensors, tensor, tidy } from '../../src/index.js';
-import { MOE_TINY, MoETransformer, moeForward, type MoEParams } from '../../src/moe/index.js';
-import { describeGpu } from '../tensor/webgpu/gpu.js';
-import { expectClose, randF64 } from './helpers.js';
+import { Rng, liveTensors, tensor, tidy } from '../../src/index.js';
+import { MOE_TINY, MoETransformer, defaultRowsPerChunk, dispatchPlan, moeForward, type MoEParams } from '../../src/moe/index.js';
+import { groupChunks, maxChunks } from '../../src/tensor/webgpu/kernels/group.js';
+import type { WebGpuBackend, WebGpuStorage } from '../../src/tensor/webgpu/index.js';
+import { describeGpu, gpu as gpuBackend } from '../tensor/webgpu/gpu.js';
+import { expectBitwise, expectClose, randF64 } from './helpers.js';
 
 describeGpu('MoE on WebGPU', () => {
-  it('moeForward (dense dispatch) matches the CPU (sparse) within f32 tolerance, live and replayed', async () => {
+  it('moeForward (dense and sparse dispatch) matches the CPU (sparse) within f32 tolerance, live and replayed', async () => {
     const rng = new Rng(1);
     const p64: MoEParams = {
       router: randF64(rng, [8, 16]), wGate: randF64(rng, [8, 12, 16], -0.3, 0.3), wUp: randF64(rng, [8, 12, 16], -0.3, 0.3), wDown: randF64(rng, [8, 16, 12], -0.3, 0.3),
@@ -31,7 +36,64 @@ describeGpu('MoE on WebGPU', () => {
     const cr = moeForward(xc, cpuP, { k: 2, gate: 'sigmoid', replay });
     const gr = moeForward(xg, gpuP, { k: 2, gate: 'sigmoid', replay: tensor(replay, { dtype: 'i32', device: 'webgpu' }) });
     expectClose(await gr.output.toArray(), cr.output.toArraySync(), 1e-4, 1e-5, 'replayed output');
-    expect(() => moeForward(xg, gpuP, { k: 2, gate: 'softmax-topk', dispatch: 'sparse' })).toThrow(DeviceError);
+    const gs = moeForward(xg, gpuP, { k: 2, gate: 'softmax-topk', auxLossCoef: 0.01, zLossCoef: 0.001, dispatch: 'sparse' });
+    expectClose(await gs.output.toArray(), c.output.toArraySync(), 1e-4, 1e-5, 'sparse output');
+  });
+
+  it('the device-built dispatch plan equals the host dispatchPlan (padding as −1, unused chunks as −1)', async () => {
+    const b = gpuBackend as WebGpuBackend;
+    const rng = new Rng(9);
+    for (const [n, k, e] of [[20, 2, 8], [7, 3, 5], [1, 1, 4], [64, 2, 16], [300, 2, 4]] as const) {
+      for (let rep = 0; rep < 3; rep++) {
+        // skewed routing half the time, so some experts are empty and some have many chunks
+        const idx = new Int32Array(n * k);
+        for (let t = 0; t < n; t++) {
+          const perm = Array.from(rng.uniform(e)).map((u, i) => [rep === 0 ? u * (i + 1) : u, i] as const).sort((x, y) => y[0] - x[0]);
+          for (let j = 0; j < k; j++) idx[t * k + j] = perm[j]![1];
+        }
+        const m = defaultRowsPerChunk(n, k, e);
+        const host = dispatchPlan(idx, n, k, e, m);
+        const ids = b.fromArray(idx) as WebGpuStorage;
+        const plan = groupChunks(b, ids, n * k, k, e, m);
+        expect(plan.cMax).toBe(maxChunks(n * k, e, m));
+        expect(host.chunkExpert.length).toBeLessThanOrEqual(plan.cMax);
+        const c = host.chunkExpert.length;
+        const tokens = Array.from(await b.read(plan.tokens));
+        const chunkKey = Array.from(await b.read(plan.chunkKey));
+        expect(Array.from(await b.read(plan.pos))).toEqual(Array.from(host.pos));
+        expect(chunkKey).toEqual([...host.chunkExpert, ...new Array(plan.cMax - c).fill(-1)]);
+        // host padding is token 0; on the device it is −1; used rows agree
+        const used = new Set(host.pos);
+        const want = Array.from(host.tokens, (t, r) => (used.has(r) ? t : -1));
+        expect(tokens).toEqual([...want, ...new Array((plan.cMax - c) * m).fill(-1)]);
+        for (const s of [ids, plan.tokens, plan.pos, plan.chunkKey]) b.dispose(s);
+      }
+    }
+  });
+
+  it('sparse and dense dispatch on the GPU: the same forward bits, gradients equal up to rounding', async () => {
+    const rng = new Rng(10);
+    const p64: MoEParams = {
+      router: randF64(rng, [6, 8]), wGate: randF64(rng, [6, 12, 8], -0.3, 0.3), wUp: randF64(rng, [6, 12, 8], -0.3, 0.3), wDown: randF64(rng, [6, 8, 12], -0.3, 0.3),
+    };
+    const x64 = randF64(rng, [37, 8]);
+    const run = async (dispatch: 'sparse' | 'dense') => {
+      const p = Object.fromEntries(Object.entries(p64).map(([k, v]) => [k, v.to('f32').to('webgpu').setRequiresGrad()])) as unknown as MoEParams;
+      const x = x64.to('f32').to('webgpu').setRequiresGrad();
+      const r = moeForward(x, p, { k: 2, gate: 'softmax-topk', auxLossCoef: 0.01, dispatch });
+      r.output.square().sum().add(r.auxLoss).backward();
+      const out = await r.output.toArray();
+      const grads = await Promise.all([x, p.router, p.wGate, p.wUp, p.wDown].map((t) => t.grad!.toArray()));
+      return { out, grads };
+    };
+    const s = await run('sparse');
+    const d = await run('dense');
+    expectBitwise(s.out, d.out, 'forward');
+    // batch invariance of the sparse path: a token's row does not depend on the other tokens
+    const p = Object.fromEntries(Object.entries(p64).map(([k, v]) => [k, v.to('f32').to('webgpu')])) as unknown as MoEParams;
+    const few = await moeForward(x64.to('f32').slice(0, 3, 8).to('webgpu'), p, { k: 2, gate: 'softmax-topk', dispatch: 'sparse' }).output.toArray();
+    expectBitwise(few, s.out.slice(3 * 8, 8 * 8), 'rows 3..7 alone vs in the batch');
+    ['x', 'router', 'wGate', 'wUp', 'wDown'].forEach((name, i) => expectClose(s.grads[i]!, d.grads[i]!, 1e-4, 1e-6, name));
   });
 
   it('MoETransformer: GPU forward ≈ CPU forward; the pending trace replays on the device bit for bit and resolves to the CPU routing', async () => {

@@ -132,6 +132,26 @@ ${main1d()}
   o[i] = x[(oo * p.n + k) * p.inner + c];
 }`;
 
+/**
+ * indexSelect with inner % 4 == 0 (embedding rows, the MoE layer's gathered expert weights):
+ * one invocation moves a vec4, a quarter of the storage loads (llvmpipe pays per load, per lane).
+ * The same bits land in the same places as INDEX_SELECT.
+ */
+const INDEX_SELECT_VEC4 = `struct Params { total: u32, n: u32, inner: u32, m: u32 }
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<vec4<u32>>;
+@group(0) @binding(2) var<storage, read> idx: array<i32>;
+@group(0) @binding(3) var<storage, read_write> o: array<vec4<u32>>;
+${main1d()}
+  if (i >= p.total) { return; }
+  let c = i % p.inner;
+  let j = (i / p.inner) % p.m;
+  let oo = i / (p.m * p.inner);
+  let k = bitcast<u32>(idx[j]);
+  if (k >= p.n) { o[i] = vec4<u32>(0u); return; }
+  o[i] = x[(oo * p.n + k) * p.inner + c];
+}`;
+
 /** out[o, j, i] = x[o, index[j], i] with a 1-D index of length m. Out-of-range index → 0. */
 export function indexSelect(
   b: WebGpuBackend, x: WebGpuStorage, index: WebGpuStorage, outer: number, n: number, inner: number, m: number,
@@ -140,6 +160,11 @@ export function indexSelect(
   const total = outer * m * inner;
   const o = b.alloc(x.dtype, total);
   if (total === 0) return o;
+  if (inner % 4 === 0) {
+    const t4 = total / 4;
+    b.run({ code: INDEX_SELECT_VEC4, buffers: [x, index, o], params: new Params().u32(t4, n, inner / 4, m), groups: groupsFor(t4) });
+    return o;
+  }
   b.run({ code: INDEX_SELECT, buffers: [x, index, o], params: new Params().u32(total, n, inner, m), groups: groupsFor(total) });
   return o;
 }
@@ -346,19 +371,25 @@ ${main1d()}
   fill[i] = c;
 }`;
 
-/** Output element (o, r, c): its row's list entries [a0, a1) in order, continuing from o[i] when a0 > 0. */
-function iaAccumulate(t: 'f32' | 'i32'): string {
+/**
+ * Output element (o, r, c): its row's list entries [a0, a1) in order, continuing from o[i] when
+ * a0 > 0. With `vec` (inner % 4 == 0; the uniforms then count vec4s) an invocation owns 4
+ * consecutive columns and loads vec4s: each component still adds the same values in the same
+ * order, so the bits are those of the scalar kernel.
+ */
+function iaAccumulate(t: 'f32' | 'i32', vec: boolean): string {
+  const T = vec ? `vec4<${t}>` : t;
   return `${IA_PARAMS}
-@group(0) @binding(1) var<storage, read> src: array<${t}>;
+@group(0) @binding(1) var<storage, read> src: array<${T}>;
 @group(0) @binding(2) var<storage, read> off: array<i32>;
 @group(0) @binding(3) var<storage, read> list: array<i32>;
-@group(0) @binding(4) var<storage, read_write> o: array<${t}>;
+@group(0) @binding(4) var<storage, read_write> o: array<${T}>;
 ${main1d()}
   if (i >= p.total) { return; }
   let c = i % p.inner;
   let r = (i / p.inner) % p.n;
   let oo = i / (p.n * p.inner);
-  var acc = select(${t}(0), o[i], p.a0 > 0u);
+  var acc = select(${T}(0), o[i], p.a0 > 0u);
   let start = u32(off[r]);
   let len = u32(off[r + 1u]) - start;
   let s0 = oo * p.m * p.inner + c;
@@ -411,7 +442,16 @@ export function indexAdd(
     scratch.push(cnt, fill);
   }
   const o = b.alloc(src.dtype, total);
-  for (const [a0, a1] of chunks_(m)) b.run({ code: iaAccumulate(t), buffers: [src, off, list, o], params: params(a0, a1), groups: groupsFor(total) });
+  const vec = inner % 4 === 0;
+  const [inner4, total4] = vec ? [inner / 4, total / 4] : [inner, total];
+  for (const [a0, a1] of chunks_(m)) {
+    b.run({
+      code: iaAccumulate(t, vec),
+      buffers: [src, off, list, o],
+      params: new Params().u32(n, m, inner4, total4, a0, a1),
+      groups: groupsFor(total4),
+    });
+  }
   for (const s of [...scratch, off, list]) b.dispose(s);
   return o;
 }
