@@ -15,24 +15,46 @@ import * as RD from './kernels/reduce.js';
 import * as IX from './kernels/indexing.js';
 import * as MM from './kernels/matmul.js';
 
+/**
+ * A GPU buffer and the number of storages that hold it. Storages are immutable once their
+ * producing op has been encoded (every kernel writes only the fresh output it allocated), so an
+ * identity copy (reshape, detach, clone, assign all ask for one) can share the buffer instead of
+ * copying it; the buffer goes back to the pool when its last storage is disposed.
+ */
+interface SharedBuffer {
+  buffer: GPUBuffer;
+  refs: number;
+}
+
 export class WebGpuStorage implements Storage {
+  private _shared: SharedBuffer | null;
   constructor(
     readonly backend: WebGpuBackend,
-    private _buffer: GPUBuffer | null,
+    buffer: GPUBuffer | SharedBuffer,
     readonly dtype: DType,
     readonly size: number,
-  ) {}
+  ) {
+    this._shared = 'refs' in buffer ? buffer : { buffer, refs: 1 };
+  }
   get buffer(): GPUBuffer {
-    if (this._buffer === null) throw new DeviceError('webgpu: this buffer was disposed and can no longer be used');
-    return this._buffer;
+    if (this._shared === null) throw new DeviceError('webgpu: this buffer was disposed and can no longer be used');
+    return this._shared.buffer;
   }
   get disposed(): boolean {
-    return this._buffer === null;
+    return this._shared === null;
   }
-  take(): GPUBuffer {
-    const b = this.buffer;
-    this._buffer = null;
-    return b;
+  /** Another storage on the same buffer (same dtype and size). */
+  alias(): WebGpuStorage {
+    if (this._shared === null) throw new DeviceError('webgpu: this buffer was disposed and can no longer be used');
+    this._shared.refs++;
+    return new WebGpuStorage(this.backend, this._shared, this.dtype, this.size);
+  }
+  /** Drops this storage's hold; returns the buffer when it was the last one. */
+  take(): GPUBuffer | null {
+    const sh = this._shared;
+    if (sh === null) throw new DeviceError('webgpu: this buffer was disposed and can no longer be used');
+    this._shared = null;
+    return --sh.refs === 0 ? sh.buffer : null;
   }
 }
 
@@ -91,6 +113,9 @@ export interface KernelCall {
   /** Total workgroups (1-D; split over x/y when above 65535) or an explicit [x, y, z]. */
   groups: number | [number, number, number];
 }
+
+/** Identity copies share their buffer (true) or copy it (false: v1, kept for tests and benchmarks). */
+export const SHARE_IDENTITY_COPIES = { current: true };
 
 const UNIFORM_SLOT = 256;
 const UNIFORM_SLOTS = 1024;
@@ -178,7 +203,8 @@ export class WebGpuBackend implements Backend {
   dispose(s: Storage): void {
     const st = s as WebGpuStorage;
     if (st.disposed) return;
-    this.pool.release(st.take());
+    const buf = st.take();
+    if (buf !== null) this.pool.release(buf);
     this.live--;
   }
   liveBuffers(): number {
@@ -279,7 +305,13 @@ export class WebGpuBackend implements Backend {
     return EW.permute(this, x as WebGpuStorage, shape, perm);
   }
   expand(x: Storage, outShape: readonly number[], strides: readonly number[]): Storage {
-    return EW.expand(this, x as WebGpuStorage, outShape, strides);
+    const xs = x as WebGpuStorage;
+    // The identity copy (reshape, detach, clone, assign): share the buffer (see SharedBuffer).
+    if (outShape.length === 1 && outShape[0] === xs.size && strides[0] === 1 && SHARE_IDENTITY_COPIES.current) {
+      this.live++;
+      return xs.alias();
+    }
+    return EW.expand(this, xs, outShape, strides);
   }
 
   reduce(op: ReduceOp, x: Storage, outer: number, n: number, inner: number): Storage {
