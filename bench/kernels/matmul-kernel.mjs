@@ -1,19 +1,24 @@
-// Micro-benchmark of the CPU matmul kernel (src/tensor/cpu/kernels/matmul.ts), single thread,
-// f32. Needs a build first: `npx tsc -p tsconfig.build.json && node bench/kernels/matmul-kernel.mjs`.
-// Prints the machine, then a markdown table of the median GFLOP/s (2*m*n*k / seconds) over
-// 7 timed runs after 2 warm-ups, for square sizes and every transpose combination, with the
-// naive reference at 256 for comparison, and a few-row (vector-matrix) table.
+// Micro-benchmark of the CPU matmul kernel versions (src/tensor/cpu/kernels/matmul.ts,
+// matmul-wasm.ts), f32 operands, side by side in one process so that the ratios hold even on a
+// loaded machine: v2 = the JS 3x4 tile (f64 accumulation: the kernel f32 products ran on
+// before issue 7), v3 = the WebAssembly SIMD kernel on 1 thread and on up to 2 threads, and
+// matmulInto, what the backend now runs. The versions are timed interleaved (one run of each
+// in turn), RUNS samples each after warm-ups, and the median is reported.
+// Needs a build first: `npx tsc -p tsconfig.build.json && node bench/kernels/matmul-kernel.mjs`
+// (`--quick` for fewer sizes).
 import os from 'node:os';
-import { matmulInto, matmulNaive } from '../../dist/tensor/cpu/kernels/matmul.js';
+import { cpuMatmulImpl, matmulInto, matmulJs, matmulNaive, matmulNaiveF32 } from '../../dist/tensor/cpu/kernels/matmul.js';
+import { configureWasmMatmul, matmulWasmF32, startWasmMatmulWorkers } from '../../dist/tensor/cpu/kernels/matmul-wasm.js';
 
-const WARMUP = 2;
-const RUNS = 7;
+const RUNS = 9;
+const QUICK = process.argv.includes('--quick');
 const LAYOUTS = [
   [false, false],
   [true, false],
   [false, true],
   [true, true],
 ];
+const layoutName = ([tA, tB]) => (tA ? 'Aᵀ' : 'A') + '·' + (tB ? 'Bᵀ' : 'B');
 
 function randomF32(len, seed) {
   const a = new Float32Array(len);
@@ -28,56 +33,92 @@ function randomF32(len, seed) {
   return a;
 }
 
-/** Median GFLOP/s of fn(a, b, out, m, k, n, transA, transB). */
-function measure(fn, m, k, n, transA, transB) {
+const threads = startWasmMatmulWorkers();
+const defaults = configureWasmMatmul();
+const v2 = (a, ao, b, bo, o, oo, m, k, n, tA, tB) => matmulJs(a, ao, b, bo, o, oo, m, k, n, tA, tB, false);
+const v2f32 = (a, ao, b, bo, o, oo, m, k, n, tA, tB) => matmulJs(a, ao, b, bo, o, oo, m, k, n, tA, tB, true);
+const withThreads = (t) => (...args) => {
+  configureWasmMatmul({ threads: t });
+  matmulWasmF32(...args);
+  configureWasmMatmul({ threads: defaults.threads });
+};
+const v3t1 = withThreads(1);
+const v3t2 = withThreads(Math.min(2, threads));
+
+/**
+ * Median seconds per call of each kernel on one shape, interleaved. Small products are
+ * repeated inside a sample until it lasts about 2 ms.
+ */
+function measure(kernels, m, k, n, transA, transB) {
   const a = randomF32(m * k, 1);
   const b = randomF32(k * n, 2);
   const out = new Float32Array(m * n);
-  for (let w = 0; w < WARMUP; w++) fn(a, 0, b, 0, out, 0, m, k, n, transA, transB);
-  const times = [];
+  const call = (f) => f(a, 0, b, 0, out, 0, m, k, n, transA, transB);
+  const reps = kernels.map((f) => {
+    call(f);
+    const t0 = performance.now();
+    call(f);
+    const dt = performance.now() - t0;
+    return Math.max(1, Math.min(10000, Math.round(2 / Math.max(dt, 1e-4))));
+  });
+  kernels.forEach((f, i) => { for (let r = 0; r < Math.min(reps[i], 3); r++) call(f); });
+  const times = kernels.map(() => []);
   for (let r = 0; r < RUNS; r++) {
-    const t0 = process.hrtime.bigint();
-    fn(a, 0, b, 0, out, 0, m, k, n, transA, transB);
-    times.push(Number(process.hrtime.bigint() - t0) / 1e9);
+    kernels.forEach((f, i) => {
+      const t0 = performance.now();
+      for (let q = 0; q < reps[i]; q++) call(f);
+      times[i].push((performance.now() - t0) / 1e3 / reps[i]);
+    });
   }
-  times.sort((x, y) => x - y);
-  return (2 * m * n * k) / times[RUNS >> 1] / 1e9;
+  return times.map((ts) => ts.sort((x, y) => x - y)[RUNS >> 1]);
 }
 
-const layoutName = ([tA, tB]) => (tA ? 'Aᵀ' : 'A') + ' · ' + (tB ? 'Bᵀ' : 'B');
-
-// Sanity: the fast kernel must equal the reference bit for bit.
+// Sanity: each version must equal its reference bit for bit before it is timed.
 {
   const [m, k, n] = [67, 129, 45];
   const a = randomF32(m * k, 3);
   const b = randomF32(k * n, 4);
+  const same = (x, y) => Buffer.compare(Buffer.from(x.buffer), Buffer.from(y.buffer)) === 0;
   for (const [tA, tB] of LAYOUTS) {
-    const x = new Float32Array(m * n);
-    const y = new Float32Array(m * n);
-    matmulInto(a, 0, b, 0, x, 0, m, k, n, tA, tB);
-    matmulNaive(a, 0, b, 0, y, 0, m, k, n, tA, tB);
-    if (Buffer.compare(Buffer.from(x.buffer), Buffer.from(y.buffer)) !== 0) {
-      throw new Error(`matmulInto differs from matmulNaive (${layoutName([tA, tB])})`);
+    const want64 = new Float32Array(m * n);
+    const want32 = new Float32Array(m * n);
+    matmulNaive(a, 0, b, 0, want64, 0, m, k, n, tA, tB);
+    matmulNaiveF32(a, 0, b, 0, want32, 0, m, k, n, tA, tB);
+    for (const [name, f, want] of [['v2', v2, want64], ['v2 f32', v2f32, want32], ['v3 1t', v3t1, want32], ['v3 2t', v3t2, want32], ['matmulInto', matmulInto, want32]]) {
+      const got = new Float32Array(m * n);
+      f(a, 0, b, 0, got, 0, m, k, n, tA, tB);
+      if (!same(got, want)) throw new Error(`${name} differs from its reference (${layoutName([tA, tB])})`);
     }
   }
 }
 
 const cpus = os.cpus();
-console.log(`machine: ${cpus[0]?.model ?? 'unknown CPU'} (${cpus.length} cores visible, 1 used), node ${process.version}, ${os.platform()} ${os.arch()}`);
-console.log(`f32, median GFLOP/s (2·m·n·k / s) over ${RUNS} runs after ${WARMUP} warm-ups\n`);
+const load = os.loadavg().map((x) => x.toFixed(2)).join(' ');
+console.log(`machine: ${cpus[0]?.model ?? 'unknown CPU'} (${cpus.length} cores visible), node ${process.version}, load average ${load}`);
+console.log(`f32 matmul runs on: ${cpuMatmulImpl()}`);
+console.log(`median GFLOP/s (2·m·n·k / s) of ${RUNS} interleaved samples; v2 = JS 3x4 tile, f64 accumulation (the`);
+console.log('kernel before issue 7); v3 = WebAssembly SIMD 5x8 tile, f32 accumulation, 1 or 2 threads\n');
 
-const header = ['kernel', 'm = k = n', ...LAYOUTS.map(layoutName)];
-console.log(`| ${header.join(' | ')} |`);
-console.log(`|${header.map(() => '---').join('|')}|`);
-console.log(`| matmulNaive | 256 | ${LAYOUTS.map(([tA, tB]) => measure(matmulNaive, 256, 256, 256, tA, tB).toFixed(2)).join(' | ')} |`);
-for (const size of [256, 512, 1024]) {
-  console.log(`| matmulInto | ${size} | ${LAYOUTS.map(([tA, tB]) => measure(matmulInto, size, size, size, tA, tB).toFixed(2)).join(' | ')} |`);
+console.log('| m = k = n | layout | v2 (JS) | v3 1 thread | v3 2 threads | v3 2t / v2 |');
+console.log('|---|---|---|---|---|---|');
+for (const size of QUICK ? [1024] : [256, 512, 1024]) {
+  for (const layout of LAYOUTS) {
+    const [t2, t31, t32] = measure([v2, v3t1, v3t2], size, size, size, ...layout);
+    const g = (t) => ((2 * size ** 3) / t / 1e9).toFixed(1);
+    console.log(`| ${size} | ${layoutName(layout)} | ${g(t2)} | ${g(t31)} | ${g(t32)} | ${(t2 / t32).toFixed(1)}× |`);
+  }
 }
 
-console.log('\nfew rows (vector-matrix products), matmulInto:\n');
-const header2 = ['m × k × n', ...LAYOUTS.map(layoutName)];
-console.log(`| ${header2.join(' | ')} |`);
-console.log(`|${header2.map(() => '---').join('|')}|`);
-for (const [m, k, n] of [[1, 1024, 1024], [2, 1024, 1024], [8, 1024, 1024]]) {
-  console.log(`| ${m} × ${k} × ${n} | ${LAYOUTS.map(([tA, tB]) => measure(matmulInto, m, k, n, tA, tB).toFixed(2)).join(' | ')} |`);
+console.log('\nsmall and thin shapes, A·B and A·Bᵀ: µs per call (median), old default (v2, f64 accumulation) vs');
+console.log('matmulInto now (whichever path it picks), and v2 in f32 mode (the fallback):\n');
+console.log('| m × k × n | layout | v2 (old) µs | matmulInto µs | v2 f32 µs | old / new |');
+console.log('|---|---|---|---|---|---|');
+const small = [[1, 64, 64], [8, 64, 64], [64, 64, 64], [256, 64, 256], [2048, 64, 128], [1, 1024, 1024], [8, 1024, 1024], [256, 512, 512], [256, 512, 10], [512, 256, 10]];
+for (const [m, k, n] of QUICK ? small.slice(0, 6) : small) {
+  for (const layout of [[false, false], [false, true]]) {
+    const [told, tnew, tf32] = measure([v2, matmulInto, v2f32], m, k, n, ...layout);
+    const us = (t) => (t * 1e6).toFixed(t * 1e6 < 10 ? 2 : 1);
+    console.log(`| ${m} × ${k} × ${n} | ${layoutName(layout)} | ${us(told)} | ${us(tnew)} | ${us(tf32)} | ${(told / tnew).toFixed(2)}× |`);
+  }
 }
+console.log(`\n(load average at the end: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')})`);

@@ -148,8 +148,14 @@ export function topkRef(x: readonly number[], shape: Shape, dim: number, k: numb
   return { values, indices, shape: outShape };
 }
 
-/** torch.matmul reference (1-D promotion, broadcast batch dims) with a naive triple loop. */
-export function matmulRef(a: readonly number[], aShape: Shape, b: readonly number[], bShape: Shape): { values: number[]; shape: number[] } {
+/**
+ * torch.matmul reference (1-D promotion, broadcast batch dims) with a naive triple loop, summing
+ * p = 0..k−1 from 0 in float64 (what f64 CPU matmuls compute), or with accumulate = 'f32'
+ * rounding every product and sum to f32 (what f32 CPU matmuls compute, see kernels/matmul.ts).
+ */
+export function matmulRef(
+  a: readonly number[], aShape: Shape, b: readonly number[], bShape: Shape, accumulate: 'f64' | 'f32' = 'f64',
+): { values: number[]; shape: number[] } {
   const a2 = aShape.length === 1 ? [1, aShape[0]!] : [...aShape];
   const b2 = bShape.length === 1 ? [bShape[0]!, 1] : [...bShape];
   const m = a2[a2.length - 2]!;
@@ -170,7 +176,12 @@ export function matmulRef(a: readonly number[], aShape: Shape, b: readonly numbe
     for (let i = 0; i < m; i++) {
       for (let j = 0; j < n; j++) {
         let s = 0;
-        for (let p = 0; p < k; p++) s += a[aOff + i * k + p]! * b[bOff + p * n + j]!;
+        if (accumulate === 'f32') {
+          const f = Math.fround;
+          for (let p = 0; p < k; p++) s = f(s + f(f(a[aOff + i * k + p]!) * f(b[bOff + p * n + j]!)));
+        } else {
+          for (let p = 0; p < k; p++) s += a[aOff + i * k + p]! * b[bOff + p * n + j]!;
+        }
         values.push(s);
       }
     }

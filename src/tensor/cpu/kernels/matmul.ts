@@ -1,50 +1,66 @@
 /**
- * CPU matmul kernel: the one place the CPU backend multiplies matrices, plus the naive triple
- * loop it must agree with bit for bit.
+ * CPU matmul: the one place the CPU backend multiplies matrices (matmulInto), the kernel
+ * versions behind it, and the two naive triple loops they must agree with bit for bit.
  *
- * Contract (both functions):
+ * Contract (every function here and in matmul-wasm.ts):
  *   out[outOff + i*n + j] = sum_p opA(i,p) * opB(p,j)          for i < m, j < n, p < k
  *   opA(i,p) = transA ? a[aOff + p*m + i] : a[aOff + i*k + p]   (A stored [k,m] when transA, else [m,k])
  *   opB(p,j) = transB ? b[bOff + j*k + p] : b[bOff + p*n + j]   (B stored [n,k] when transB, else [k,n])
  * The m*n output block is overwritten, never accumulated into. k = 0 writes zeros; m = 0 or
  * n = 0 writes nothing. `out` must not overlap `a` or `b`. Arrays may be Float32Array or
- * Float64Array (normally all three the same type; mixing is allowed and still exact).
+ * Float64Array (normally all three the same type; mixing is allowed).
  *
- * Why the accumulation order is fixed. Every output element is a JS number (float64)
- * starting at +0, to which opA(i,p)*opB(p,j) is added for p = 0, 1, ..., k-1 in that order,
- * and it is rounded exactly once, when stored into `out`. A product of two float32 values is
- * exact in float64, so for f32 inputs the only roundings are the k float64 additions and the
- * final store. The fast kernel keeps exactly this order (no reassociation, no fused
- * multiply-add; when k is split, the running sums wait in float64 scratch, never rounded to
- * f32; edge tiles are padded with zeros that never reach a live accumulator), so:
- *  - it is bitwise equal to `matmulNaive`, which the tests check property by property;
- *  - it is batch invariant: row i of the result depends only on row i of A and on B, not on
- *    m, on which register tile or cache block the row lands in, or on edge handling. Running
- *    one sequence alone or inside a batch gives the same bits, which on-policy RL needs to
- *    keep sampler and learner log-probabilities identical.
+ * Versions, kept side by side (as llm.c keeps its dev/cuda kernels):
+ *   v1 matmulNaive / matmulNaiveF32   the references (f64 / f32 accumulation)
+ *   v2 matmulJs                       JS, 3 x 4 register tile, f64 or f32 accumulation
+ *   v3 matmulWasmF32 (matmul-wasm.ts) WebAssembly SIMD, 5 x 8 f32x4 tile, worker threads
+ * matmulInto runs v3 for three Float32Arrays (v2 in f32 mode if WebAssembly cannot run; the
+ * bits are the same), and v2 in f64 mode for anything else. cpuMatmulImpl() says which.
  *
- * How it is fast. Both operands are packed into contiguous panels (A in MR-row panels, B in
+ * Numerics: two rules, both with a fixed order. Every output element starts at +0 and gets
+ * opA(i,p)*opB(p,j) added for p = 0, 1, ..., k-1 in that order, with no reassociation and no
+ * fused multiply-add.
+ *  - f64 and mixed operands (matmulNaive): the sum is a float64, rounded once when stored.
+ *    A product of two f32 values is exact in float64, so this was also the rule for f32
+ *    until issue 7.
+ *  - f32 operands (matmulNaiveF32): the sum is an f32; each product is rounded to f32 and
+ *    each addition is rounded to f32, as f32x4.mul then f32x4.add do in WebAssembly SIMD.
+ *    This is how the SIMD kernel reaches 4 lanes per instruction (f64x2 would halve that and
+ *    need conversions), and it is what f32 GPU matmuls do; the error bound becomes the usual
+ *    f32 one, |error| <= ~k * 2^-24 * sum_p |a_ip * b_pj|, instead of ~2^-24 * |result|.
+ * Every kernel keeps its rule's order exactly (k-chunks keep their running sums exactly:
+ * float64 scratch for v2 f64, the f32 output itself for v3; edge tiles pad with zeros that
+ * never reach a live accumulator; threads split rows or columns, never k), so:
+ *  - each is bitwise equal to its reference, which the tests check property by property;
+ *  - each is batch invariant: row i of the result depends only on row i of A and on B, not
+ *    on m, on which tile, cache block or thread the row lands in, or on edge handling.
+ *    Running one sequence alone or inside a batch gives the same bits, which on-policy RL
+ *    needs to keep sampler and learner log-probabilities identical.
+ *
+ * How v2 is fast. Both operands are packed into contiguous panels (A in MR-row panels, B in
  * NR-column panels, both p-major, padding lanes zero) so the micro-kernel reads two
  * sequential streams whatever the transposes are; transposed layouts cost only the
  * O(k*(m+n)) packing. The micro-kernel holds an MR x NR = 3 x 4 tile of float64 accumulators
  * in registers: 12 accumulators + 7 operands is what V8's x64 register allocator handled
  * best (4x4, 4x3, 2x5, 5x2, 2x6, 6x2, 3x3, 4x2 measured 5-10% slower or worse; unrolling p,
  * `|0` index hints and float64 scratch for f32 inputs did not help). Tile sums go through a
- * small Float64Array (exact) to one general store loop, so edge tiles use the same code
- * and the same order. Cache blocking: A is packed MC rows at a time (~256 KiB, stays in L2
- * while every B panel sweeps it), B NC columns at a time, which also bounds the scratch. k
- * is split only when longer than KC_MAX (then into chunks of ~KC) so that long reductions
- * (weight gradients over many tokens) keep their B panels in L1 without repacking A per
- * few columns; the running sums between chunks are stored exactly in a Float64Array, so
- * the order and the bits do not change. For m < 3 nothing is packed: each row meets B in
+ * small Float64Array (exact, also for f32 sums) to one general store loop, so edge tiles use
+ * the same code and the same order. Cache blocking: A is packed MC rows at a time (~256 KiB,
+ * stays in L2 while every B panel sweeps it), B NC columns at a time, which also bounds the
+ * scratch. k is split only when longer than KC_MAX (then into chunks of ~KC) so that long
+ * reductions (weight gradients over many tokens) keep their B panels in L1 without repacking
+ * A per few columns; the running sums between chunks are stored exactly in a Float64Array,
+ * so the order and the bits do not change. For m < 3 nothing is packed: each row meets B in
  * place, 4 columns at a time (packing B would cost as much as the product). Scratch
  * buffers are module-level and grown on demand, with the inputs' element type (f32 when
  * both inputs are f32, else f64: packing copies values exactly either way). The
- * micro-kernels are written out per scratch type so each stays monomorphic in V8.
+ * micro-kernels are written out per scratch type and accumulation so each stays
+ * monomorphic in V8.
  *
- * Measured with bench/kernels/matmul-kernel.mjs on an idle machine (AMD EPYC, 2 vCPUs,
- * 1 thread used, node v20.20.2, f32, median GFLOP/s = 2mnk/s of 7 runs after 2 warm-ups;
- * the shared VM varies by about +-5%, and by up to 2x when other processes load it):
+ * v2 measured with bench/kernels/matmul-kernel.mjs on an idle machine (AMD EPYC, 2 vCPUs,
+ * 1 thread used, node v20.20.2, f32 operands, f64 accumulation, median GFLOP/s = 2mnk/s of 7
+ * runs after 2 warm-ups; the shared VM varies by about +-5%, and by up to 2x when other
+ * processes load it):
  *
  *   m = k = n        A.B    At.B   A.Bt   At.Bt
  *   256 naive        1.01   0.97   0.97   1.01
@@ -56,7 +72,11 @@
  *
  * The same inner loop reached 6.2-6.4 at 1024 in every layout in an earlier, quieter run.
  * Splitting long k: 256 x 65536 x 256 (At.B, a weight-gradient shape) went from 3.4 to 5.4.
+ *
+ * v3 against v2: see MEASURED below.
  */
+
+import { matmulWasmF32, wasmMatmulStatus, GEMM_TILE } from './matmul-wasm.js';
 
 export type FloatArray = Float32Array | Float64Array;
 
@@ -110,10 +130,11 @@ export function matmulNaive(
 }
 
 /**
- * out[outOff + i*n + j] = sum_p opA(i,p) * opB(p,j)   for i<m, j<n, p<k
- * opA(i,p) = transA ? a[aOff + p*m + i] : a[aOff + i*k + p]   (A stored [k,m] when transA, else [m,k])
- * opB(p,j) = transB ? b[bOff + j*k + p] : b[bOff + p*n + j]   (B stored [n,k] when transB, else [k,n])
- * Overwrites the m*n output block (does not accumulate into it). Bitwise equal to matmulNaive.
+ * The CPU backend's matmul (contract in the file header). Three Float32Arrays: f32
+ * accumulation, bitwise equal to matmulNaiveF32, on the WebAssembly SIMD kernel (v3,
+ * matmul-wasm.ts) or, where that cannot run (no WebAssembly SIMD, or operands beyond 4 GiB),
+ * on the JS kernel in f32 mode: the same bits, slower. Anything else (f64, or mixed
+ * f32/f64): float64 accumulation on the JS kernel, bitwise equal to matmulNaive.
  */
 export function matmulInto(
   a: FloatArray, aOff: number, b: FloatArray, bOff: number,
@@ -125,8 +146,68 @@ export function matmulInto(
     out.fill(0, outOff, outOff + m * n);
     return;
   }
+  if (a instanceof Float32Array && b instanceof Float32Array && out instanceof Float32Array) {
+    if (!matmulWasmF32(a, aOff, b, bOff, out, outOff, m, k, n, transA, transB)) {
+      matmulJs(a, aOff, b, bOff, out, outOff, m, k, n, transA, transB, true);
+    }
+    return;
+  }
+  matmulJs(a, aOff, b, bOff, out, outOff, m, k, n, transA, transB, false);
+}
+
+/** Which kernel f32 matmuls run on, and why, for benchmarks and logs. */
+export function cpuMatmulImpl(): string {
+  const st = wasmMatmulStatus();
+  if (!st.available) return `js f32 (3x4 tile, 1 thread); ${st.reason}`;
+  const threads = st.threads > 1 ? `up to ${st.threads} threads` : '1 thread';
+  return `wasm-simd f32 (${GEMM_TILE.mr}x${GEMM_TILE.nr} tile, ${threads})${st.reason ? `; ${st.reason}` : ''}`;
+}
+
+/**
+ * The f32 reference: the same triple loop, but the running sum is an f32 that every product
+ * and every addition is rounded to (Math.fround), p = 0..k-1 from +0. This is what f32
+ * matmuls compute on the CPU backend, whichever kernel runs; f64 matmuls compute matmulNaive.
+ */
+export function matmulNaiveF32(
+  a: FloatArray, aOff: number, b: FloatArray, bOff: number,
+  out: FloatArray, outOff: number, m: number, k: number, n: number,
+  transA: boolean, transB: boolean,
+): void {
+  const f = Math.fround;
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let p = 0; p < k; p++) {
+        const x = f(transA ? a[aOff + p * m + i]! : a[aOff + i * k + p]!);
+        const y = f(transB ? b[bOff + j * k + p]! : b[bOff + p * n + j]!);
+        s = f(s + f(x * y));
+      }
+      out[outOff + i * n + j] = s;
+    }
+  }
+}
+
+/**
+ * v2, the JS register-tiled kernel, with matmulInto's contract. accF32 = false (f64 and mixed
+ * operands): float64 accumulation, bitwise equal to matmulNaive. accF32 = true (only for two
+ * Float32Array inputs): every product and sum rounded to f32 (Math.fround), bitwise equal to
+ * matmulNaiveF32 and to the WebAssembly kernel; this is the fallback when WebAssembly SIMD is
+ * unavailable. (It runs about 2x slower than f64 mode: V8 does not fuse the roundings away.)
+ */
+export function matmulJs(
+  a: FloatArray, aOff: number, b: FloatArray, bOff: number,
+  out: FloatArray, outOff: number, m: number, k: number, n: number,
+  transA: boolean, transB: boolean, accF32 = false,
+): void {
+  if (m <= 0 || n <= 0) return;
+  if (k <= 0) {
+    out.fill(0, outOff, outOff + m * n);
+    return;
+  }
+  const f32 = a instanceof Float32Array && b instanceof Float32Array;
+  if (accF32 && !f32) throw new TypeError('matmulJs: f32 accumulation needs Float32Array inputs');
   if (m < DIRECT_MAX_M) {
-    directRows(a, aOff, b, bOff, out, outOff, m, k, n, transA, transB);
+    directRows(a, aOff, b, bOff, out, outOff, m, k, n, transA, transB, accF32);
     return;
   }
   const chunks = k <= KC_MAX ? 1 : Math.ceil(k / KC);
@@ -136,7 +217,6 @@ export function matmulInto(
   if (chunks > 1) nc = Math.min(nc, Math.max(16 * NR, Math.floor(PARTIAL_ELEMS / m / NR) * NR));
   const aLen = Math.min(mc, roundUp(m, MR)) * kc;
   const bLen = Math.min(nc, roundUp(n, NR)) * kc;
-  const f32 = a instanceof Float32Array && b instanceof Float32Array;
   let pA: FloatArray, pB: FloatArray;
   if (f32) {
     if (packA32.length < aLen) packA32 = new Float32Array(aLen);
@@ -169,7 +249,8 @@ export function matmulInto(
             // Start from +0, or from the exact float64 sums of the chunks before this one.
             if (first) T.fill(0);
             else moveTile(P, (i0 + ir) * nb + jr, nb, T, 0, NR, rows, cols);
-            if (f32) kernel32(pA as Float32Array, ir * kb, pB as Float32Array, jr * kb, kb, T);
+            if (accF32) kernel32f(pA as Float32Array, ir * kb, pB as Float32Array, jr * kb, kb, T);
+            else if (f32) kernel32(pA as Float32Array, ir * kb, pB as Float32Array, jr * kb, kb, T);
             else kernel64(pA as Float64Array, ir * kb, pB as Float64Array, jr * kb, kb, T);
             if (last) moveTile(T, 0, NR, out, outOff + (i0 + ir) * n + j0 + jr, n, rows, cols);
             else moveTile(T, 0, NR, P, (i0 + ir) * nb + jr, nb, rows, cols);
@@ -296,6 +377,33 @@ function kernel32(
   T[8] = c20; T[9] = c21; T[10] = c22; T[11] = c23;
 }
 
+/**
+ * kernel32 with f32 accumulation: each product and each sum is rounded to f32 (Math.fround),
+ * in the same order, so T holds exactly the f32 running sums of matmulNaiveF32.
+ */
+function kernel32f(
+  A: Float32Array, pa: number, B: Float32Array, pb: number, k: number,
+  T: Float64Array,
+): void {
+  const f = Math.fround;
+  let c00 = T[0]!, c01 = T[1]!, c02 = T[2]!, c03 = T[3]!;
+  let c10 = T[4]!, c11 = T[5]!, c12 = T[6]!, c13 = T[7]!;
+  let c20 = T[8]!, c21 = T[9]!, c22 = T[10]!, c23 = T[11]!;
+  const end = pa + k * MR;
+  while (pa < end) {
+    const a0 = A[pa]!, a1 = A[pa + 1]!, a2 = A[pa + 2]!;
+    const b0 = B[pb]!, b1 = B[pb + 1]!, b2 = B[pb + 2]!, b3 = B[pb + 3]!;
+    c00 = f(c00 + f(a0 * b0)); c01 = f(c01 + f(a0 * b1)); c02 = f(c02 + f(a0 * b2)); c03 = f(c03 + f(a0 * b3));
+    c10 = f(c10 + f(a1 * b0)); c11 = f(c11 + f(a1 * b1)); c12 = f(c12 + f(a1 * b2)); c13 = f(c13 + f(a1 * b3));
+    c20 = f(c20 + f(a2 * b0)); c21 = f(c21 + f(a2 * b1)); c22 = f(c22 + f(a2 * b2)); c23 = f(c23 + f(a2 * b3));
+    pa += MR;
+    pb += NR;
+  }
+  T[0] = c00; T[1] = c01; T[2] = c02; T[3] = c03;
+  T[4] = c10; T[5] = c11; T[6] = c12; T[7] = c13;
+  T[8] = c20; T[9] = c21; T[10] = c22; T[11] = c23;
+}
+
 function kernel64(
   A: Float64Array, pa: number, B: Float64Array, pb: number, k: number,
   T: Float64Array,
@@ -343,7 +451,7 @@ function moveTile(
 function directRows(
   a: FloatArray, aOff: number, b: FloatArray, bOff: number,
   out: FloatArray, outOff: number, m: number, k: number, n: number,
-  transA: boolean, transB: boolean,
+  transA: boolean, transB: boolean, accF32: boolean,
 ): void {
   const sa = transA ? m : 1; // step in p along a row of op(A)
   const sbp = transB ? 1 : n; // step in p down a column of op(B)
@@ -354,13 +462,18 @@ function directRows(
     const ia = aOff + (transA ? i : i * k);
     const o = outOff + i * n;
     for (let j = 0; j < nFull; j += NR) {
-      if (f32) direct32(a as Float32Array, ia, sa, b as Float32Array, bOff + j * sbj, sbp, sbj, k, tile);
+      if (accF32) direct32f(a as Float32Array, ia, sa, b as Float32Array, bOff + j * sbj, sbp, sbj, k, tile);
+      else if (f32) direct32(a as Float32Array, ia, sa, b as Float32Array, bOff + j * sbj, sbp, sbj, k, tile);
       else direct64(a, ia, sa, b, bOff + j * sbj, sbp, sbj, k, tile);
       moveTile(tile, 0, NR, out, o + j, n, 1, NR);
     }
     for (let j = nFull; j < n; j++) {
       let s = 0;
-      for (let p = 0, x = ia, y = bOff + j * sbj; p < k; p++, x += sa, y += sbp) s += a[x]! * b[y]!;
+      if (accF32) {
+        for (let p = 0, x = ia, y = bOff + j * sbj; p < k; p++, x += sa, y += sbp) s = Math.fround(s + Math.fround(a[x]! * b[y]!));
+      } else {
+        for (let p = 0, x = ia, y = bOff + j * sbj; p < k; p++, x += sa, y += sbp) s += a[x]! * b[y]!;
+      }
       out[o + j] = s;
     }
   }
@@ -379,6 +492,23 @@ function direct32(
   for (let p = 0; p < k; p++) {
     const x = a[ia]!;
     c0 += x * b[ib]!; c1 += x * b[ib + j1]!; c2 += x * b[ib + j2]!; c3 += x * b[ib + j3]!;
+    ia += sa;
+    ib += sbp;
+  }
+  T[0] = c0; T[1] = c1; T[2] = c2; T[3] = c3;
+}
+
+/** direct32 with every product and sum rounded to f32 (the order of matmulNaiveF32). */
+function direct32f(
+  a: Float32Array, ia: number, sa: number, b: Float32Array, ib: number, sbp: number, sbj: number,
+  k: number, T: Float64Array,
+): void {
+  const f = Math.fround;
+  let c0 = 0, c1 = 0, c2 = 0, c3 = 0;
+  const j1 = sbj, j2 = 2 * sbj, j3 = 3 * sbj;
+  for (let p = 0; p < k; p++) {
+    const x = a[ia]!;
+    c0 = f(c0 + f(x * b[ib]!)); c1 = f(c1 + f(x * b[ib + j1]!)); c2 = f(c2 + f(x * b[ib + j2]!)); c3 = f(c3 + f(x * b[ib + j3]!));
     ia += sa;
     ib += sbp;
   }

@@ -1,0 +1,361 @@
+/**
+ * The f32 CPU matmul on WebAssembly SIMD (v3 of the CPU matmul; v1 is the naive reference and
+ * v2 the JS register-tiled kernel, both in matmul.ts). It owns the generated module
+ * (../wasm/gemm-f32.ts), one WebAssembly.Memory that operands are copied into, and the worker
+ * threads (../workers/pool.ts) that share that memory. matmul.ts decides when to call it.
+ *
+ * Why it exists: issue 7 asks for >= 40 GFLOP/s at 1024^3 on two cores; scalar JS stops near
+ * 6. Numerics are f32 accumulation in the fixed order p = 0..k-1 (see gemm-f32.ts), bitwise
+ * equal to matmulNaiveF32 whatever the thread count, split, blocking or edge handling, so the
+ * result never depends on which path or how many threads ran it.
+ *
+ * Per call: A and B are copied into the memory as they are (TypedArray.set, a memcpy), packed
+ * there by WebAssembly, and C is copied out. Above parallelMinMacs, idle workers are woken
+ * and share the job with the calling thread unit by unit (see gemm-f32.ts): the caller
+ * never waits for a worker to start, only for units a worker has already begun. A worker
+ * still busy with an earlier job (it woke late) is simply not asked, and job records are used
+ * in turn so it never sees a newer job. The memory grows on demand to the largest product
+ * seen and is reused; it is not returned to the system (WebAssembly memories cannot shrink),
+ * see releaseWasmMatmul().
+ */
+import os from 'node:os';
+import { emitGemmModule, type GemmConfig, JOB, JOB_BYTES } from '../wasm/gemm-f32.js';
+import { type WasmMemory, type WasmModule, wasmApi } from '../wasm/runtime.js';
+import { WasmWorkerPool } from '../workers/pool.js';
+
+/** The register tile (see the measurements in matmul.ts's header). */
+export const GEMM_TILE: GemmConfig = { mr: 5, nr: 8 };
+
+/**
+ * Blocking. k is cut into chunks of about KC when longer than KC_MAX (a kc x NR panel of B
+ * stays in L1); C into tiles of at most MC rows x NC columns (the packed A block, MC x kc,
+ * and B block, kc x NC, stay in L2), and smaller when threads need more units to share:
+ * at least UNITS_PER_THREAD per thread, tiles no smaller than MIN_MU x MIN_NU.
+ */
+const KC = 256;
+const KC_MAX = 384;
+const MC = 120;
+const NC = 512;
+const UNITS_PER_THREAD = 4;
+const MIN_MU = 10;
+const MIN_NU = 32;
+/** Below this many multiply-adds a product runs on the calling thread alone (default). */
+const PARALLEL_MIN_MACS = 1 << 18;
+
+const PAGE = 65536;
+const MAX_PAGES = 65536; // 4 GiB, the wasm32 limit; only reserved address space until used
+const MAX_THREADS = 64;
+/** Job records, used in turn, so a worker that wakes late on one never sees the next. */
+const RECORDS = 4;
+const TMP_PTR = RECORDS * JOB_BYTES;
+const DATA_PTR = align(TMP_PTR + MAX_THREADS * GEMM_TILE.mr * GEMM_TILE.nr * 4, 64);
+
+function align(x: number, to: number): number {
+  return Math.ceil(x / to) * to;
+}
+
+interface Runtime {
+  module: WasmModule;
+  memory: WasmMemory;
+  shared: boolean;
+  run: (job: number, thread: number) => void;
+  f32: Float32Array;
+  i32: Int32Array;
+  pool: WasmWorkerPool | null;
+  poolError: string | null;
+  /** The job record each worker was last given (-1: none). */
+  recordOf: number[];
+  nextRecord: number;
+}
+
+let runtime: Runtime | null = null;
+let failure: string | null = null;
+let tried = false;
+let maxThreads = defaultThreads();
+let parallelMinMacs = PARALLEL_MIN_MACS;
+
+function defaultThreads(): number {
+  const env = Number(process.env.STABLERL_CPU_THREADS);
+  if (Number.isInteger(env) && env >= 1) return Math.min(env, MAX_THREADS);
+  const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+  return Math.max(1, Math.min(cores, 16));
+}
+
+function init(): Runtime | null {
+  if (tried) return runtime;
+  tried = true;
+  try {
+    const WA = wasmApi();
+    if (WA === null) throw new Error('this JavaScript engine has no WebAssembly');
+    const shared = typeof SharedArrayBuffer === 'function';
+    const bytes = emitGemmModule(GEMM_TILE, { initial: 1, maximum: MAX_PAGES, shared });
+    if (!WA.validate(bytes)) {
+      throw new Error('the generated module does not validate (WebAssembly SIMD or threads unsupported?)');
+    }
+    const module = new WA.Module(bytes);
+    const memory = new WA.Memory({ initial: Math.ceil((DATA_PTR + (1 << 20)) / PAGE), maximum: MAX_PAGES, shared });
+    const inst = new WA.Instance(module, { env: { mem: memory } });
+    const run = inst.exports.run as (job: number, thread: number) => void;
+    runtime = {
+      module, memory, shared, run,
+      f32: new Float32Array(memory.buffer), i32: new Int32Array(memory.buffer),
+      pool: null, poolError: null, recordOf: [], nextRecord: 0,
+    };
+    selfTest(runtime);
+  } catch (e) {
+    runtime = null;
+    failure = `WebAssembly SIMD matmul unavailable: ${e instanceof Error ? e.message : String(e)}`;
+  }
+  return runtime;
+}
+
+/** One small product checked against the scalar rule, so a miscompiled module is never used. */
+function selfTest(rt: Runtime): void {
+  const m = 7, k = 11, n = 13;
+  const a = new Float32Array(m * k).map((_, i) => Math.fround(Math.sin(i + 1) * 3));
+  const b = new Float32Array(k * n).map((_, i) => Math.fround(Math.cos(i * 7 + 2) / 3));
+  const got = new Float32Array(m * n);
+  compute(rt, a, 0, b, 0, got, 0, m, k, n, false, false, 1);
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let p = 0; p < k; p++) s = Math.fround(s + Math.fround(a[i * k + p]! * b[p * n + j]!));
+      if (!Object.is(s, got[i * n + j])) throw new Error('self-test product differs from the f32 reference');
+    }
+  }
+}
+
+/** Whether the WebAssembly kernel can run, and if not, why. */
+export function wasmMatmulStatus(): { available: boolean; reason: string | null; threads: number; shared: boolean } {
+  const rt = init();
+  return {
+    available: rt !== null,
+    reason: failure ?? rt?.poolError ?? null,
+    threads: rt && rt.shared && !rt.poolError ? maxThreads : 1,
+    shared: rt?.shared ?? false,
+  };
+}
+
+/**
+ * threads: how many threads (the caller plus workers) large products may use; 1 disables the
+ * workers. Defaults to the machine's available parallelism (at most 16), or the environment
+ * variable STABLERL_CPU_THREADS. parallelMinMacs: the smallest m*n*k shared between threads
+ * (tests lower it to exercise the threaded path on small shapes). Results do not depend on
+ * either, bit for bit. Returns the settings now in force.
+ */
+export function configureWasmMatmul(opts: { threads?: number; parallelMinMacs?: number } = {}): {
+  threads: number;
+  parallelMinMacs: number;
+} {
+  if (opts.threads !== undefined) {
+    if (!Number.isInteger(opts.threads) || opts.threads < 1 || opts.threads > MAX_THREADS) {
+      throw new RangeError(`configureWasmMatmul: bad thread count ${opts.threads} (1..${MAX_THREADS})`);
+    }
+    maxThreads = opts.threads;
+  }
+  if (opts.parallelMinMacs !== undefined) {
+    if (!(opts.parallelMinMacs >= 0)) throw new RangeError(`configureWasmMatmul: bad parallelMinMacs ${opts.parallelMinMacs}`);
+    parallelMinMacs = opts.parallelMinMacs;
+  }
+  return { threads: maxThreads, parallelMinMacs };
+}
+
+/**
+ * Starts the worker threads now (normally they start on the first large product) and blocks
+ * until they are ready, at most timeoutMs; returns how many threads can work (workers + 1).
+ */
+export function startWasmMatmulWorkers(timeoutMs = 10_000): number {
+  const rt = init();
+  if (rt === null || !rt.shared || maxThreads <= 1) return 1;
+  const pool = ensurePool(rt, maxThreads - 1);
+  return pool ? pool.waitReady(timeoutMs) + 1 : 1;
+}
+
+/**
+ * Drops the memory and the workers (a later call starts afresh). Useful after one huge
+ * product, since the memory otherwise stays at the largest size seen.
+ */
+export function releaseWasmMatmul(): void {
+  if (runtime?.pool) runtime.pool.terminate();
+  runtime = null;
+  tried = false;
+  failure = null;
+}
+
+/**
+ * out[outOff + i*n + j] = f32 sum_p opA(i,p)*opB(p,j) with the contract of matmulInto, all
+ * operands Float32Array. Returns false, having written nothing, when the kernel is
+ * unavailable or the operands do not fit in a 4 GiB memory; the caller then uses the JS
+ * f32 kernel, which gives the same bits.
+ */
+export function matmulWasmF32(
+  a: Float32Array, aOff: number, b: Float32Array, bOff: number,
+  out: Float32Array, outOff: number, m: number, k: number, n: number,
+  transA: boolean, transB: boolean,
+): boolean {
+  const rt = init();
+  if (rt === null) return false;
+  if (m <= 0 || n <= 0) return true;
+  if (k <= 0) {
+    out.fill(0, outOff, outOff + m * n);
+    return true;
+  }
+  return compute(rt, a, aOff, b, bOff, out, outOff, m, k, n, transA, transB, maxThreads);
+}
+
+function compute(
+  rt: Runtime, a: Float32Array, aOff: number, b: Float32Array, bOff: number,
+  out: Float32Array, outOff: number, m: number, k: number, n: number,
+  transA: boolean, transB: boolean, threads: number,
+): boolean {
+  const { mr, nr } = GEMM_TILE;
+  // B in place (no packing) when one row tile covers all of A: each B value is used once.
+  const direct = !transB && m <= mr;
+  const chunks = k <= KC_MAX ? 1 : Math.ceil(k / KC);
+  const kc = Math.ceil(k / chunks);
+
+  // Which workers join: idle ones (a worker still busy with an earlier job, because it woke
+  // late, is left alone), only for products worth a wake-up.
+  let helpers: number[] = [];
+  if (threads > 1 && rt.shared && m * n * k >= parallelMinMacs) {
+    const pool = ensurePool(rt, threads - 1);
+    if (pool) helpers = pool.idleWorkers().slice(0, threads - 1);
+  }
+  const plan = tiles(m, n, direct, helpers.length + 1);
+
+  // Memory: A and B as stored, C, packed A, packed B.
+  const aPtr = DATA_PTR;
+  const bPtr = aPtr + align(m * k * 4, 64);
+  const cPtr = bPtr + align(k * n * 4, 64);
+  const paPtr = cPtr + align(m * n * 4, 64);
+  const pbPtr = paPtr + align(Math.ceil(m / mr) * mr * k * 4, 64);
+  const end = pbPtr + align((direct ? nr : Math.ceil(n / nr) * nr) * k * 4, 64);
+  if (end > MAX_PAGES * PAGE) return false;
+  ensureBytes(rt, end);
+  const F = rt.f32;
+  F.set(aOff === 0 && a.length === m * k ? a : a.subarray(aOff, aOff + m * k), aPtr >>> 2);
+  F.set(bOff === 0 && b.length === k * n ? b : b.subarray(bOff, bOff + k * n), bPtr >>> 2);
+
+  // A job record no worker may still be reading.
+  const record = takeRecord(rt);
+  const job = record * JOB_BYTES;
+  const J = rt.i32;
+  const jb = job >>> 2;
+  J[jb + JOB.a] = aPtr; J[jb + JOB.b] = bPtr; J[jb + JOB.c] = cPtr; J[jb + JOB.m] = m; J[jb + JOB.k] = k;
+  J[jb + JOB.n] = n; J[jb + JOB.flags] = (transA ? 1 : 0) | (transB ? 2 : 0) | (direct ? 4 : 0);
+  J[jb + JOB.kc] = kc; J[jb + JOB.pa] = paPtr; J[jb + JOB.pb] = pbPtr; J[jb + JOB.mu] = plan.mu;
+  J[jb + JOB.nu] = plan.nu; J[jb + JOB.rowBlocks] = plan.rowBlocks; J[jb + JOB.colBlocks] = plan.colBlocks;
+  J[jb + JOB.bPackUnits] = direct ? 1 : plan.colBlocks; J[jb + JOB.chunks] = chunks; J[jb + JOB.tmp] = TMP_PTR;
+  J[jb + JOB.packNext] = 0; J[jb + JOB.packDone] = 0; J[jb + JOB.compNext] = 0; J[jb + JOB.compDone] = 0;
+
+  if (helpers.length === 0) {
+    rt.run(job, 0);
+  } else {
+    const pool = rt.pool!;
+    helpers.forEach((slot, t) => {
+      rt.recordOf[slot] = record;
+      pool.post(slot, [job, t + 1]);
+    });
+    let localError: unknown = null;
+    try {
+      rt.run(job, 0);
+    } catch (e) {
+      localError = e;
+    }
+    if (localError) throw localError;
+    // Every unit is claimed; wait for the ones still running on workers.
+    const total = plan.rowBlocks * plan.colBlocks;
+    const at = jb + JOB.compDone;
+    for (let spin = 0; spin < 20000 && Atomics.load(J, at) < total; spin++);
+    for (;;) {
+      const seen = Atomics.load(J, at);
+      if (seen >= total) break;
+      Atomics.wait(J, at, seen, 5);
+      for (const slot of helpers) {
+        if (pool.failedJob(slot)) {
+          rt.poolError = 'a worker thread failed (see stderr); running single-threaded from now on';
+          throw new Error(`stablerl cpu matmul: ${rt.poolError}`);
+        }
+      }
+    }
+  }
+  out.set(F.subarray(cPtr >>> 2, (cPtr >>> 2) + m * n), outOff);
+  return true;
+}
+
+/**
+ * The grid of C tiles: at most MC x NC (one L2-sized block each), cut further until there
+ * are UNITS_PER_THREAD tiles per thread (the larger side first, never below MIN_MU x MIN_NU)
+ * so a thread that starts late or is preempted leaves its share to the others.
+ */
+function tiles(m: number, n: number, direct: boolean, threads: number): { mu: number; nu: number; rowBlocks: number; colBlocks: number } {
+  const { mr, nr } = GEMM_TILE;
+  let rowBlocks = direct ? 1 : Math.ceil(m / MC);
+  let colBlocks = Math.ceil(n / NC);
+  if (threads > 1) {
+    const want = UNITS_PER_THREAD * threads;
+    while (rowBlocks * colBlocks < want) {
+      const rows = m / rowBlocks;
+      const cols = n / colBlocks;
+      const canRow = !direct && rows >= 2 * MIN_MU;
+      const canCol = cols >= 2 * MIN_NU;
+      if (!canRow && !canCol) break;
+      if (canRow && (!canCol || rows >= cols)) rowBlocks++;
+      else colBlocks++;
+    }
+  }
+  const mu = Math.ceil(Math.ceil(m / rowBlocks) / mr) * mr;
+  const nu = Math.ceil(Math.ceil(n / colBlocks) / nr) * nr;
+  return { mu, nu, rowBlocks: Math.ceil(m / mu), colBlocks: Math.ceil(n / nu) };
+}
+
+/** The next job record, once no worker can still be reading it. */
+function takeRecord(rt: Runtime): number {
+  const record = rt.nextRecord;
+  rt.nextRecord = (record + 1) % RECORDS;
+  if (rt.pool) {
+    rt.recordOf.forEach((r, slot) => {
+      if (r === record) {
+        rt.pool!.waitIdle(slot);
+        rt.recordOf[slot] = -1;
+      }
+    });
+  }
+  return record;
+}
+
+function ensureBytes(rt: Runtime, bytes: number): void {
+  const have = rt.memory.buffer.byteLength;
+  if (bytes > have) {
+    // Grow by at least half again, so a run of slowly growing shapes does not grow every call.
+    const want = Math.min(MAX_PAGES, Math.max(Math.ceil(bytes / PAGE), Math.ceil((have * 1.5) / PAGE)));
+    rt.memory.grow(want - have / PAGE);
+  }
+  if (rt.f32.buffer.byteLength !== rt.memory.buffer.byteLength || rt.f32.length === 0) {
+    rt.f32 = new Float32Array(rt.memory.buffer);
+    rt.i32 = new Int32Array(rt.memory.buffer);
+  }
+}
+
+function ensurePool(rt: Runtime, workers: number): WasmWorkerPool | null {
+  if (rt.poolError) return null;
+  if (rt.pool?.error) {
+    rt.poolError = `worker threads stopped, running single-threaded: ${rt.pool.error}`;
+    rt.pool.terminate();
+    rt.pool = null;
+    return null;
+  }
+  if (rt.pool && rt.pool.size >= workers) return rt.pool;
+  try {
+    if (rt.pool) {
+      for (let slot = 0; slot < rt.pool.size; slot++) rt.pool.waitIdle(slot);
+      rt.pool.terminate();
+    }
+    rt.pool = new WasmWorkerPool(rt.module, rt.memory, 'run', 2, workers);
+    rt.recordOf = new Array<number>(workers).fill(-1);
+  } catch (e) {
+    rt.pool = null;
+    rt.poolError = `worker threads unavailable, running single-threaded: ${e instanceof Error ? e.message : String(e)}`;
+  }
+  return rt.pool;
+}
