@@ -4,13 +4,25 @@
  * gradient config per kernel. Binary ops broadcast; their gradients are unbroadcast.
  */
 import type { BinaryOp, CompareOp, Tensor, UnaryOp } from '../../tensor/index.js';
-import { Tensor as TensorClass, DTypeError, ValueError } from '../../tensor/index.js';
+import { Tensor as TensorClass, DTypeError, ValueError, cpuBackend } from '../../tensor/index.js';
+import { isGradEnabled } from '../grad-mode.js';
 import { isFloat } from '../../tensor/dtype.js';
 import { broadcastShapes, broadcastStrides } from '../../tensor/shape.js';
 import { record } from '../tape.js';
 import { checkSameDevice, checkTensor, operands, type TensorLike, unbroadcast } from './common.js';
 
 type UnaryGrad = (x: Tensor, y: Tensor, g: Tensor) => Tensor;
+
+/**
+ * Fused CPU vjp kernels (src/tensor/cpu/fused.ts) replace a composed rule when the backward
+ * pass is not being recorded (no createGraph) and the tensors are on the CPU. They are
+ * bit-identical to the composed rules; `enabled` exists so tests and benchmarks can run both.
+ */
+export const fusedCpuVjps = { enabled: true };
+
+function useFusedCpu(x: Tensor, g: Tensor): boolean {
+  return fusedCpuVjps.enabled && !isGradEnabled() && x.device === 'cpu' && g.device === 'cpu' && g.dtype === x.dtype && g.size === x.size;
+}
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
@@ -27,6 +39,7 @@ const UNARY_GRAD: Record<UnaryOp, UnaryGrad | null> = {
   sigmoid: (_x, y, g) => mul(g, mul(y, sub(1, y))),
   relu: (x, _y, g) => mul(g, gt(x, 0)),
   silu: (x, _y, g) => {
+    if (useFusedCpu(x, g)) return new TensorClass(cpuBackend.siluGrad(x.storage, g.storage), x.shape);
     const s = sigmoid(x);
     return mul(g, mul(s, add(1, mul(x, sub(1, s)))));
   },

@@ -19,6 +19,7 @@ import { sizeOf } from '../shape.js';
 import { BINARY_FN, COMPARE_FN, binaryInto, unaryInto, whereInto } from './elementwise.js';
 import { concatInto, expandInto, gatherInto, indexAddInto, indexSelectInto, permuteInto, scatterAddInto, sliceInto } from './indexing.js';
 import { matmulInto, type FloatArray } from './kernels/matmul.js';
+import { siluGradInto } from './fused.js';
 import { adamwInto, type AdamWScalars } from './optim.js';
 import { argmaxInto, logsumexpInto, reduceInto, softmaxInto, topkInto } from './reduce.js';
 
@@ -201,6 +202,13 @@ export class CpuBackend implements Backend {
     const [sv, va] = this.alloc(p.dtype, p.size);
     adamwInto(d(p), d(g), d(m), d(v), pa, ma, va, scalars);
     return [sp, sm, sv];
+  }
+
+  /** silu'(x)·g in one pass (CPU only, outside the Backend interface; see fused.ts). */
+  siluGrad(x: Storage, g: Storage): Storage {
+    const [s, a] = this.alloc(x.dtype, x.size);
+    siluGradInto(d(x), d(g), a);
+    return s;
   }
 
   permute(x: Storage, shape: readonly number[], perm: readonly number[]): Storage {

@@ -8,6 +8,22 @@ import type { ReduceOp } from '../backend.js';
 import type { TypedArray } from '../dtype.js';
 
 export function reduceInto(op: ReduceOp, x: TypedArray, out: TypedArray, outer: number, n: number, inner: number): void {
+  if (op === 'sum' && inner > 1) {
+    // Sums over a leading axis (bias and broadcast gradients): walk the input row by row into
+    // float64 accumulators, one per output. Each output still adds its n terms in index order
+    // from +0, exactly as the loop below, only the loops are interchanged for locality.
+    const acc = new Float64Array(inner);
+    for (let o = 0; o < outer; o++) {
+      acc.fill(0);
+      const ob = o * n * inner;
+      for (let j = 0; j < n; j++) {
+        const rb = ob + j * inner;
+        for (let i = 0; i < inner; i++) acc[i] += x[rb + i]!;
+      }
+      for (let i = 0; i < inner; i++) out[o * inner + i] = acc[i]!;
+    }
+    return;
+  }
   for (let o = 0; o < outer; o++) {
     for (let i = 0; i < inner; i++) {
       const base = o * n * inner + i;
@@ -81,18 +97,26 @@ export function logsumexpInto(x: TypedArray, out: TypedArray, outer: number, n: 
 }
 
 export function softmaxInto(x: TypedArray, out: TypedArray, outer: number, n: number, inner: number, log: boolean): void {
+  // The row's exp(x − m) in float64, computed once and used for both the sum and the output
+  // (the same doubles the sum saw, so the same bits as computing them twice).
+  const e = new Float64Array(n);
   for (let o = 0; o < outer; o++) {
     for (let i = 0; i < inner; i++) {
       const base = o * n * inner + i;
       const m = rowMax(x, base, n, inner);
       let s = 0;
-      for (let j = 0; j < n; j++) s += Math.exp(x[base + j * inner]! - m);
       if (log) {
+        for (let j = 0; j < n; j++) s += Math.exp(x[base + j * inner]! - m);
         const lse = m + Math.log(s);
         for (let j = 0; j < n; j++) out[base + j * inner] = x[base + j * inner]! - lse;
       } else {
+        for (let j = 0; j < n; j++) {
+          const v = Math.exp(x[base + j * inner]! - m);
+          e[j] = v;
+          s += v;
+        }
         const inv = 1 / s;
-        for (let j = 0; j < n; j++) out[base + j * inner] = Math.exp(x[base + j * inner]! - m) * inv;
+        for (let j = 0; j < n; j++) out[base + j * inner] = e[j]! * inv;
       }
     }
   }

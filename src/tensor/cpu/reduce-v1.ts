@@ -1,0 +1,62 @@
+/**
+ * The CPU sum and softmax kernels as they were before reduce.ts interchanged the sum's loops for
+ * leading-axis reductions and stopped computing each softmax exp twice: kept as the reference
+ * ("v1") those are tested against bit for bit (test/tensor/cpu/reduce.test.ts).
+ */
+import type { ReduceOp } from '../backend.js';
+import type { TypedArray } from '../dtype.js';
+
+export function reduceIntoV1(op: ReduceOp, x: TypedArray, out: TypedArray, outer: number, n: number, inner: number): void {
+  for (let o = 0; o < outer; o++) {
+    for (let i = 0; i < inner; i++) {
+      const base = o * n * inner + i;
+      let acc: number;
+      if (op === 'sum') {
+        acc = 0;
+        for (let j = 0; j < n; j++) acc += x[base + j * inner]!;
+      } else if (op === 'max') {
+        acc = -Infinity;
+        for (let j = 0; j < n; j++) {
+          const v = x[base + j * inner]!;
+          if (v > acc || v !== v) acc = v;
+          if (acc !== acc) break;
+        }
+      } else {
+        acc = Infinity;
+        for (let j = 0; j < n; j++) {
+          const v = x[base + j * inner]!;
+          if (v < acc || v !== v) acc = v;
+          if (acc !== acc) break;
+        }
+      }
+      out[o * inner + i] = acc;
+    }
+  }
+}
+
+function rowMax(x: TypedArray, base: number, n: number, inner: number): number {
+  let m = -Infinity;
+  for (let j = 0; j < n; j++) {
+    const v = x[base + j * inner]!;
+    if (v > m || v !== v) m = v;
+  }
+  return m;
+}
+
+export function softmaxIntoV1(x: TypedArray, out: TypedArray, outer: number, n: number, inner: number, log: boolean): void {
+  for (let o = 0; o < outer; o++) {
+    for (let i = 0; i < inner; i++) {
+      const base = o * n * inner + i;
+      const m = rowMax(x, base, n, inner);
+      let s = 0;
+      for (let j = 0; j < n; j++) s += Math.exp(x[base + j * inner]! - m);
+      if (log) {
+        const lse = m + Math.log(s);
+        for (let j = 0; j < n; j++) out[base + j * inner] = x[base + j * inner]! - lse;
+      } else {
+        const inv = 1 / s;
+        for (let j = 0; j < n; j++) out[base + j * inner] = Math.exp(x[base + j * inner]! - m) * inv;
+      }
+    }
+  }
+}
