@@ -70,6 +70,26 @@ export function emitGemmModule(cfg: GemmConfig, memory: Omit<MemoryImport, 'modu
   const NV = NR / 4;
   const mod = new ModuleBuilder({ module: 'env', name: 'mem', ...memory });
 
+  /**
+   * Transposes four v128 locals holding rows r0..r3 (4 floats each) into c0..c3, where cq
+   * holds element q of every row (t are 4 scratch locals). Pure lane moves: values are
+   * copied, never computed, so packing stays exact. (V8 lowers these shuffles to unpck*.)
+   */
+  const LO32 = [0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23];
+  const HI32 = [8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31];
+  const LO64 = [0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23];
+  const HI64 = [8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31];
+  const transpose4 = (f: FunctionBuilder, r: number[], c: number[], t: number[]): void => {
+    f.get(r[0]!).get(r[1]!).i8x16Shuffle(LO32).set(t[0]!);
+    f.get(r[2]!).get(r[3]!).i8x16Shuffle(LO32).set(t[1]!);
+    f.get(r[0]!).get(r[1]!).i8x16Shuffle(HI32).set(t[2]!);
+    f.get(r[2]!).get(r[3]!).i8x16Shuffle(HI32).set(t[3]!);
+    f.get(t[0]!).get(t[1]!).i8x16Shuffle(LO64).set(c[0]!);
+    f.get(t[0]!).get(t[1]!).i8x16Shuffle(HI64).set(c[1]!);
+    f.get(t[2]!).get(t[3]!).i8x16Shuffle(LO64).set(c[2]!);
+    f.get(t[2]!).get(t[3]!).i8x16Shuffle(HI64).set(c[3]!);
+  };
+
   // ---------------------------------------------------------------------------------------
   // kernel_r(pa, pb, kb, cp, ldc, first, bstride), r = 1..MR: one tile of r rows x NR columns
   // at cp (row stride ldc bytes): C = (first ? 0 : C) + sum over kb steps of the A panel at pa
@@ -178,7 +198,10 @@ export function emitGemmModule(cfg: GemmConfig, memory: Omit<MemoryImport, 'modu
     const f = packA;
     const [a, m, k, transA, ic, mb, pc, kb, dst] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
     const r = f.local(I32), rows = f.local(I32), src = f.local(I32), d = f.local(I32), p = f.local(I32);
-    const t1 = f.local(I32), t2 = f.local(I32), sstep = f.local(I32);
+    const t1 = f.local(I32), t2 = f.local(I32), sstep = f.local(I32), kb4 = f.local(I32);
+    const vr = [f.local(V128), f.local(V128), f.local(V128), f.local(V128)];
+    const vc = [f.local(V128), f.local(V128), f.local(V128), f.local(V128)];
+    const vt = [f.local(V128), f.local(V128), f.local(V128), f.local(V128)];
     f.forLt(r, () => f.i32(0), () => f.get(mb), MR, () => {
       f.i32(MR).get(mb).get(r).i32Sub().i32MinS(t1, t2).set(rows);
       f.get(transA).if(
@@ -213,7 +236,39 @@ export function emitGemmModule(cfg: GemmConfig, memory: Omit<MemoryImport, 'modu
           );
         },
         () => {
-          // A stored [m, k]: each row is contiguous; scatter it down the panel.
+          // A stored [m, k]: each row is contiguous. A full panel goes 4 p-steps at a time:
+          // rows in groups of 4 are transposed in registers, leftover rows are stored lane
+          // by lane; then the last kb % 4 steps, and any short panel, element by element.
+          f.get(rows).i32(MR).i32Eq().if(() => {
+            f.get(a).get(ic).get(r).i32Add().get(k).i32Mul().get(pc).i32Add().i32(2).i32Shl().i32Add().set(src);
+            f.get(k).i32(2).i32Shl().set(sstep);
+            f.get(dst).get(r).get(kb).i32Mul().i32(2).i32Shl().i32Add().set(d);
+            f.get(kb).i32(-4).i32And().set(kb4);
+            f.forLt(p, () => f.i32(0), () => f.get(kb4), 4, () => {
+              for (let g = 0; g + 4 <= MR; g += 4) {
+                for (let q = 0; q < 4; q++) {
+                  f.get(src).get(sstep).i32(g + q).i32Mul().i32Add().v128Load().set(vr[q]!);
+                }
+                transpose4(f, vr, vc, vt);
+                for (let q = 0; q < 4; q++) f.get(d).get(vc[q]!).v128Store((q * MR + g) * 4);
+              }
+              for (let ii = MR - (MR % 4); ii < MR; ii++) {
+                f.get(src).get(sstep).i32(ii).i32Mul().i32Add().v128Load().set(vr[0]!);
+                for (let q = 0; q < 4; q++) f.get(d).get(vr[0]!).f32x4ExtractLane(q).f32Store((q * MR + ii) * 4);
+              }
+              f.get(src).i32(16).i32Add().set(src);
+              f.get(d).i32(4 * MR * 4).i32Add().set(d);
+            });
+            // The last kb % 4 steps.
+            f.forLt(p, () => f.get(kb4), () => f.get(kb), 1, () => {
+              for (let ii = 0; ii < MR; ii++) {
+                f.get(d).get(src).get(sstep).i32(ii).i32Mul().i32Add().f32Load().f32Store(ii * 4);
+              }
+              f.get(src).i32(4).i32Add().set(src);
+              f.get(d).i32(MR * 4).i32Add().set(d);
+            });
+          });
+          f.get(rows).i32(MR).i32Ne().if(() => {
           for (let ii = 0; ii < MR; ii++) {
             f.i32(ii).get(rows).i32LtS().if(() => {
               f.get(dst).get(r).get(kb).i32Mul().i32(ii).i32Add().i32(2).i32Shl().i32Add().set(d);
@@ -225,6 +280,7 @@ export function emitGemmModule(cfg: GemmConfig, memory: Omit<MemoryImport, 'modu
               });
             });
           }
+          });
         },
       );
     });
@@ -239,12 +295,42 @@ export function emitGemmModule(cfg: GemmConfig, memory: Omit<MemoryImport, 'modu
     const f = packB;
     const [b, k, n, transB, pc, kb, jc, nb, dst] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
     const c = f.local(I32), cols = f.local(I32), src = f.local(I32), d = f.local(I32), p = f.local(I32);
-    const t1 = f.local(I32), t2 = f.local(I32), sstep = f.local(I32);
+    const t1 = f.local(I32), t2 = f.local(I32), sstep = f.local(I32), kb4 = f.local(I32);
+    const vr = [f.local(V128), f.local(V128), f.local(V128), f.local(V128)];
+    const vc = [f.local(V128), f.local(V128), f.local(V128), f.local(V128)];
+    const vt = [f.local(V128), f.local(V128), f.local(V128), f.local(V128)];
     f.forLt(c, () => f.i32(0), () => f.get(nb), NR, () => {
       f.i32(NR).get(nb).get(c).i32Sub().i32MinS(t1, t2).set(cols);
       f.get(transB).if(
         () => {
-          // B stored [n, k]: each column of op(B) is a contiguous row of B.
+          // B stored [n, k]: each column of op(B) is a contiguous row of B. A full panel goes
+          // 4 p-steps at a time, NR rows of B transposed 4 by 4 in registers; the last
+          // kb % 4 steps and short panels go element by element.
+          f.get(cols).i32(NR).i32Eq().if(() => {
+            f.get(b).get(jc).get(c).i32Add().get(k).i32Mul().get(pc).i32Add().i32(2).i32Shl().i32Add().set(src);
+            f.get(k).i32(2).i32Shl().set(sstep);
+            f.get(dst).get(c).get(kb).i32Mul().i32(2).i32Shl().i32Add().set(d);
+            f.get(kb).i32(-4).i32And().set(kb4);
+            f.forLt(p, () => f.i32(0), () => f.get(kb4), 4, () => {
+              for (let g = 0; g < NR; g += 4) {
+                for (let q = 0; q < 4; q++) {
+                  f.get(src).get(sstep).i32(g + q).i32Mul().i32Add().v128Load().set(vr[q]!);
+                }
+                transpose4(f, vr, vc, vt);
+                for (let q = 0; q < 4; q++) f.get(d).get(vc[q]!).v128Store((q * NR + g) * 4);
+              }
+              f.get(src).i32(16).i32Add().set(src);
+              f.get(d).i32(4 * NR * 4).i32Add().set(d);
+            });
+            f.forLt(p, () => f.get(kb4), () => f.get(kb), 1, () => {
+              for (let jj = 0; jj < NR; jj++) {
+                f.get(d).get(src).get(sstep).i32(jj).i32Mul().i32Add().f32Load().f32Store(jj * 4);
+              }
+              f.get(src).i32(4).i32Add().set(src);
+              f.get(d).i32(NR * 4).i32Add().set(d);
+            });
+          });
+          f.get(cols).i32(NR).i32Ne().if(() => {
           for (let jj = 0; jj < NR; jj++) {
             f.get(dst).get(c).get(kb).i32Mul().i32(jj).i32Add().i32(2).i32Shl().i32Add().set(d);
             f.i32(jj).get(cols).i32LtS().if(
@@ -264,6 +350,7 @@ export function emitGemmModule(cfg: GemmConfig, memory: Omit<MemoryImport, 'modu
               },
             );
           }
+          });
         },
         () => {
           // B stored [k, n]: the NR values of one p are adjacent.
