@@ -1,38 +1,57 @@
-// Micro-benchmark of the CPU AdamW update: the composed tensor ops (adamwUpdateComposed, "v1",
-// 14 elementwise passes) against the fused kernel (src/tensor/cpu/optim.ts, one pass), on the
-// parameter shapes of moe-small (6.3 M f32 parameters), alternating the two in one process.
+// Micro-benchmark of the CPU AdamW update on the parameter shapes of moe-small (6.58 M f32
+// parameters, 43 tensors), the three versions alternating in one process: v1 the composed
+// tensor ops (adamwUpdateComposed, 14 elementwise passes), v2 the fused JavaScript loop
+// (src/tensor/cpu/optim.ts), v3 WebAssembly SIMD (optim-wasm.ts). Each version writes fresh
+// output arrays, as the backend does. Median of 7 after 2 warm-ups; checks the three agree.
 // Needs a build first: `npx tsc -p tsconfig.build.json && node bench/kernels/adamw.mjs`.
 import os from 'node:os';
 import { moe, noGrad, tidy, Rng, randn } from '../../dist/index.js';
-import { adamwUpdateComposed, adamwUpdateFused } from '../../dist/nn/optim.js';
+import { adamwUpdateComposed } from '../../dist/nn/optim.js';
+import { adamwInto } from '../../dist/tensor/cpu/optim.js';
+import { adamwWasmInto, wasmAdamWStatus } from '../../dist/tensor/cpu/optim-wasm.js';
 import { median } from '../util.mjs';
 
 const model = new moe.MoETransformer(moe.MOE_PRESETS['moe-small'], { rng: new Rng(1) });
 const params = model.parameters();
 const rng = new Rng(2);
-const grads = params.map((p) => randn(p.shape, { rng }).mul(1e-2));
-const a = params.map((p) => ({ p: p.detach(), m: randn(p.shape, { rng }).mul(1e-3), v: randn(p.shape, { rng }).square().mul(1e-3) }));
-const b = a.map((x) => ({ p: x.p.detach(), m: x.m.detach(), v: x.v.detach() }));
+const st = params.map((p) => ({ p: p.detach(), g: randn(p.shape, { rng }).mul(1e-2), m: randn(p.shape, { rng }).mul(1e-3), v: randn(p.shape, { rng }).square().mul(1e-3) }));
+const arrays = st.map((x) => ({ p: x.p.toArraySync(), g: x.g.toArraySync(), m: x.m.toArraySync(), v: x.v.toArraySync() }));
 const s = { beta1: 0.9, beta2: 0.999, eps: 1e-8, lr: 1e-3, weightDecay: 1e-2, bc1: 1 - 0.9 ** 5, bc2: 1 - 0.999 ** 5 };
 const n = params.reduce((q, p) => q + p.size, 0);
 
-const times = { composed: [], fused: [] };
+const results = {};
+const kernel = (name, fn) => () => {
+  results[name] = arrays.map((a) => {
+    const out = [new Float32Array(a.p.length), new Float32Array(a.m.length), new Float32Array(a.v.length)];
+    fn(a, out);
+    return out;
+  });
+};
+const versions = [
+  ['v1 composed tensor ops', () => {
+    // one step from the same state, as tensors (copies so every run starts equal)
+    const out = noGrad(() => st.map((x) => tidy(() => {
+      const [p, m, v] = [x.p.detach(), x.m.detach(), x.v.detach()];
+      adamwUpdateComposed(p, x.g, m, v, s);
+      return [p, m, v];
+    })));
+    results['v1 composed tensor ops'] = out.map((ts) => ts.map((t) => t.toArraySync()));
+    out.flat().forEach((t) => t.dispose());
+  }],
+  ['v2 fused JavaScript loop', kernel('v2 fused JavaScript loop', (a, o) => adamwInto(a.p, a.g, a.m, a.v, ...o, s))],
+  ['v3 WebAssembly SIMD', kernel('v3 WebAssembly SIMD', (a, o) => adamwWasmInto(a.p, a.g, a.m, a.v, ...o, s))],
+];
+const times = versions.map(() => []);
 for (let i = 0; i < 9; i++) {
-  for (const [name, st, fn] of [['composed', a, adamwUpdateComposed], ['fused', b, adamwUpdateFused]]) {
+  versions.forEach(([, fn], j) => {
     const t0 = performance.now();
-    noGrad(() => st.forEach((x, j) => tidy(() => fn(x.p, grads[j], x.m, x.v, s))));
-    if (i >= 2) times[name].push(performance.now() - t0);
-  }
+    fn();
+    if (i >= 2) times[j].push(performance.now() - t0);
+  });
 }
-let same = true;
-for (let j = 0; j < params.length && same; j++) {
-  const x = a[j].p.toArraySync();
-  const y = b[j].p.toArraySync();
-  for (let i = 0; i < x.length; i++) if (!Object.is(x[i], y[i])) same = false;
-}
-console.log(`machine: ${os.cpus()[0]?.model} ×${os.cpus().length}, node ${process.version}, load ${os.loadavg()[0].toFixed(2)}`);
-console.log(`\n| AdamW step, moe-small (${(n / 1e6).toFixed(2)} M f32 params, ${params.length} tensors) | median ms (7) |`);
-console.log('|---|---|');
-console.log(`| v1 composed tensor ops | ${median(times.composed).toFixed(1)} |`);
-console.log(`| v2 fused CPU kernel | ${median(times.fused).toFixed(1)} |`);
-console.log(`\nspeed-up ${(median(times.composed) / median(times.fused)).toFixed(1)}×; parameters after 9 steps bitwise equal: ${same}`);
+const ref = results['v1 composed tensor ops'];
+const same = (r) => r.every((ts, j) => ts.every((a, t) => a.every((x, i) => Object.is(x, ref[j][t][i]))));
+console.log(`machine: ${os.cpus()[0]?.model} ×${os.cpus().length}, node ${process.version}, load ${os.loadavg()[0].toFixed(2)}; wasm: ${JSON.stringify(wasmAdamWStatus())}`);
+console.log(`\n| AdamW step, moe-small (${(n / 1e6).toFixed(2)} M f32 params) | median ms (7) | bitwise equal to v1 |`);
+console.log('|---|---|---|');
+versions.forEach(([name], j) => console.log(`| ${name} | ${median(times[j]).toFixed(1)} | ${same(results[name])} |`));

@@ -1,6 +1,8 @@
 /**
- * The fused CPU AdamW kernel (src/tensor/cpu/optim.ts) against the composed tensor-op update it
- * replaced (adamwUpdateComposed, kept as the reference): over several steps on drawn values,
+ * The fused CPU AdamW kernels (v2: the JavaScript loop in src/tensor/cpu/optim.ts; v3: the
+ * WebAssembly SIMD one in optim-wasm.ts, which f32 parameters take) against the composed
+ * tensor-op update they replaced (adamwUpdateComposed, v1, kept as the reference), and v3
+ * against v2 directly across block edges: over several steps on drawn values,
  * gradients (including tiny and zero ones, where √v + eps and the f32 roundings matter) and
  * hyperparameters, with and without weight decay, in f32 and f64, the parameter and both moments
  * agree bit for bit. Also: AdamW.step takes the fused path on the CPU and the result matches the
@@ -11,6 +13,8 @@ import { describe, expect, it } from 'vitest';
 import { noGrad, tensor, tidy, type Tensor } from '../../src/index.js';
 import { AdamW, adamwUpdateComposed, adamwUpdateFused } from '../../src/nn/optim.js';
 import { expectBitwise } from '../helpers/reduce.js';
+import { adamwInto } from '../../src/tensor/cpu/optim.js';
+import { adamwWasmInto, wasmAdamWStatus } from '../../src/tensor/cpu/optim-wasm.js';
 
 const valueArb = fc.oneof(
   fc.double({ min: -4, max: 4, noNaN: true }),
@@ -83,5 +87,37 @@ describe('fused CPU AdamW vs the composed ops (v1)', () => {
     expectBitwise(pf!, pc!, 'p');
     expectBitwise(qf!, qc!, 'q');
     expect(AdamW.fused).toBe(true);
+  });
+});
+
+describe('WebAssembly SIMD AdamW (v3) vs the JavaScript loop (v2)', () => {
+  it('runs here, and agrees bit for bit across block edges and lengths not a multiple of 4', () => {
+    expect(wasmAdamWStatus()).toEqual({ available: true, reason: null });
+    const specials = [0, -0, Infinity, -Infinity, NaN, 1e-45, -1e-40, 3e38, 1e-8];
+    fc.assert(
+      fc.property(
+        fc.constantFrom(1, 3, 4, 5, 17, 16384, 16385, 40003),
+        fc.integer({ min: 0, max: 1e6 }),
+        hyperArb,
+        fc.integer({ min: 1, max: 50 }),
+        (n, seed, h, t) => {
+          const mk = (salt: number, abs = false) =>
+            Float32Array.from({ length: n }, (_, i) => {
+              const x = (i * 7 + seed + salt) % 13 === 0 ? specials[(i + salt) % specials.length]! : Math.sin(i * 0.37 + seed + salt) * 10 ** (((i + salt) % 7) - 4);
+              return abs ? Math.abs(x) : x;
+            });
+          const [p, g, m, v] = [mk(1), mk(2), mk(3), mk(4, true)];
+          const s = { beta1: h.b1, beta2: h.b2, eps: h.eps, lr: h.lr, weightDecay: h.wd, bc1: 1 - h.b1 ** t, bc2: 1 - h.b2 ** t };
+          const want = [new Float32Array(n), new Float32Array(n), new Float32Array(n)] as const;
+          const got = [new Float32Array(n), new Float32Array(n), new Float32Array(n)] as const;
+          adamwInto(p, g, m, v, ...want, s);
+          expect(adamwWasmInto(p, g, m, v, ...got, s)).toBe(true);
+          expectBitwise(got[0], want[0], 'p');
+          expectBitwise(got[1], want[1], 'm');
+          expectBitwise(got[2], want[2], 'v');
+        },
+      ),
+      { numRuns: 60 },
+    );
   });
 });

@@ -21,6 +21,7 @@ import { concatInto, expandInto, gatherInto, indexAddInto, indexSelectInto, perm
 import { matmulInto, type FloatArray } from './kernels/matmul.js';
 import { siluGradInto } from './fused.js';
 import { adamwInto, type AdamWScalars } from './optim.js';
+import { adamwWasmInto } from './optim-wasm.js';
 import { argmaxInto, logsumexpInto, reduceInto, softmaxInto, topkInto } from './reduce.js';
 
 export class CpuStorage implements Storage {
@@ -56,6 +57,16 @@ function isRowMajor(shape: readonly number[], strides: readonly number[]): boole
   for (let i = shape.length - 1; i >= 0; i--) {
     if (shape[i] !== 1 && strides[i] !== acc) return false;
     acc *= shape[i]!;
+  }
+  return true;
+}
+
+/** Whether batch strides (in matrices) walk a row-major batch of that shape without gaps or repeats. */
+function batchesBackToBack(batchShape: readonly number[], strides: readonly number[]): boolean {
+  let expect = 1;
+  for (let i = batchShape.length - 1; i >= 0; i--) {
+    if (batchShape[i]! !== 1 && strides[i] !== expect) return false;
+    expect *= batchShape[i]!;
   }
   return true;
 }
@@ -175,6 +186,13 @@ export class CpuBackend implements Backend {
     const [s, out] = this.alloc(x.dtype, batch * m * n);
     const a = d(x) as FloatArray;
     const b = d(y) as FloatArray;
+    if (batch > 1 && !transA && bBatchStrides.every((st) => st === 0) && batchesBackToBack(batchShape, aBatchStrides)) {
+      // One B for every batch element and A's matrices stored one after another: the batch is
+      // one product with batch*m rows. Same bits (a matmul row depends only on its row of A and
+      // on B), and B is copied and packed once instead of once per batch element.
+      matmulInto(a, 0, b, 0, out as FloatArray, 0, batch * m, k, n, false, transB);
+      return s;
+    }
     const idx = new Array<number>(batchShape.length).fill(0);
     for (let t = 0; t < batch; t++) {
       let ao = 0;
@@ -193,14 +211,18 @@ export class CpuBackend implements Backend {
   }
 
   /**
-   * One fused AdamW update (CPU only, outside the Backend interface; see optim.ts): returns the
-   * new parameter, first and second moment as fresh storages.
+   * One fused AdamW update (CPU only, outside the Backend interface): returns the new parameter,
+   * first and second moment as fresh storages. f32 runs on WebAssembly SIMD (optim-wasm.ts)
+   * where available, otherwise (and for f64) the JavaScript loop (optim.ts); both bit-identical.
    */
   adamw(p: Storage, g: Storage, m: Storage, v: Storage, scalars: AdamWScalars): [Storage, Storage, Storage] {
     const [sp, pa] = this.alloc(p.dtype, p.size);
     const [sm, ma] = this.alloc(p.dtype, p.size);
     const [sv, va] = this.alloc(p.dtype, p.size);
-    adamwInto(d(p), d(g), d(m), d(v), pa, ma, va, scalars);
+    const [pi, gi, mi, vi] = [d(p), d(g), d(m), d(v)];
+    const simd = pa instanceof Float32Array && pi instanceof Float32Array && gi instanceof Float32Array && mi instanceof Float32Array && vi instanceof Float32Array
+      && adamwWasmInto(pi, gi, mi, vi, pa, ma as Float32Array, va as Float32Array, scalars);
+    if (!simd) adamwInto(pi, gi, mi, vi, pa, ma, va, scalars);
     return [sp, sm, sv];
   }
 
