@@ -40,6 +40,11 @@
  * wherever its tile falls, runs the same instructions on the same values; and the variants above
  * differ only in how values are fetched, not in the arithmetic. So row i of A·B is bitwise the
  * same as (row i of A)·B, whatever m is (test/tensor/webgpu/matmul.test.ts checks it).
+ * Since v2 the tile height and width follow m and n when they are at most 8 (tilingFor: a decode
+ * step has 8 rows, and a 16-row tile spent half its work on clamped rows; 1.4× on those shapes).
+ * That keeps row invariance for the same reason: a tile's size only decides which invocation
+ * computes an element, never the sequence of operations that produces it, and on llvmpipe every
+ * tiling gives the same bits (test/tensor/webgpu/matmul-versions.test.ts compares them).
  *
  * Batch dims: collapsed (merged where both operands allow, size-1 dims dropped); up to 4 go to the
  * shader in the uniforms (coordinates decoded per tile), any further leading dims are looped on
@@ -253,9 +258,20 @@ function shaderFor(v: Variant, t: MatmulTiling): string {
   return s;
 }
 
-/** The tiling this backend uses: big register tiles on the software adapter, small on hardware. */
-export function tilingFor(b: WebGpuBackend): MatmulTiling {
-  return b.info.path === 'hardware' ? TILING_HARDWARE : TILING_SOFTWARE;
+/** Kernel version: 1 = one 16×16 tiling on the software adapter; 2 = tiles fitted to small m, n (tilingFor). */
+export const MATMUL_VERSION = { current: 2 as 1 | 2 };
+
+/**
+ * The tiling this backend uses: small tiles on hardware; on the software adapter 16×16 register
+ * tiles, and from v2 on a tile only as tall / wide as the product needs when m or n is at most 8
+ * (decoding: 8 rows; attention scores: a handful of keys), so no invocation computes rows or
+ * columns nobody stores.
+ */
+export function tilingFor(b: WebGpuBackend, p?: MatmulParams): MatmulTiling {
+  if (b.info.path === 'hardware') return TILING_HARDWARE;
+  if (MATMUL_VERSION.current === 1 || p === undefined) return TILING_SOFTWARE;
+  const fit = (d: number) => (d <= 4 ? 4 : d <= 8 ? 8 : 16);
+  return { tm: fit(p.m), tn: fit(p.n), wg: TILING_SOFTWARE.wg };
 }
 
 /**
@@ -267,7 +283,7 @@ export function matmul(b: WebGpuBackend, a: WebGpuStorage, bm: WebGpuStorage, p:
     const bad = a.dtype !== 'f32' ? a.dtype : bm.dtype;
     throw new DTypeError(`matmul: dtype ${bad} is not supported on webgpu; use f32`);
   }
-  const t = tiling ?? tilingFor(b);
+  const t = tiling ?? tilingFor(b, p);
   if (t.tm % 4 !== 0 || t.tn % 4 !== 0) throw new ValueError(`matmul: tile ${t.tm}x${t.tn} must be a multiple of 4 in both dims`);
   const { m, k, n } = p;
   const batch = p.batchShape.reduce((x, y) => x * y, 1);
