@@ -263,6 +263,20 @@ export class FunctionBuilder {
   /** addr, value -> the old value. */
   i32AtomicAdd(offset = 0): this { return this.atomic(0x1e, offset); }
 
+  // ---- lane moves ----
+  /** Pops b, a; pushes the 16 bytes picked by `lanes` from a (0..15) and b (16..31). */
+  i8x16Shuffle(lanes: readonly number[]): this {
+    if (lanes.length !== 16 || lanes.some((l) => !Number.isInteger(l) || l < 0 || l > 31)) throw new Error('i8x16.shuffle: bad lanes');
+    this.simd(0x0d);
+    for (const l of lanes) this.code.push(l);
+    return this;
+  }
+  f32x4ExtractLane(lane: number): this {
+    this.simd(0x1f);
+    this.code.push(lane);
+    return this;
+  }
+
   // ---- f32 / f32x4 (separately rounded; no fused multiply-add exists here on purpose) ----
   f32Add(): this { return this.op(0x92); }
   f32Mul(): this { return this.op(0x94); }
