@@ -61,6 +61,16 @@ function isRowMajor(shape: readonly number[], strides: readonly number[]): boole
   return true;
 }
 
+/** Whether batch strides (in matrices) walk a row-major batch of that shape without gaps or repeats. */
+function batchesBackToBack(batchShape: readonly number[], strides: readonly number[]): boolean {
+  let expect = 1;
+  for (let i = batchShape.length - 1; i >= 0; i--) {
+    if (batchShape[i]! !== 1 && strides[i] !== expect) return false;
+    expect *= batchShape[i]!;
+  }
+  return true;
+}
+
 export class CpuBackend implements Backend {
   readonly name = 'cpu' as const;
   private live = 0;
@@ -176,6 +186,13 @@ export class CpuBackend implements Backend {
     const [s, out] = this.alloc(x.dtype, batch * m * n);
     const a = d(x) as FloatArray;
     const b = d(y) as FloatArray;
+    if (batch > 1 && !transA && bBatchStrides.every((st) => st === 0) && batchesBackToBack(batchShape, aBatchStrides)) {
+      // One B for every batch element and A's matrices stored one after another: the batch is
+      // one product with batch*m rows. Same bits (a matmul row depends only on its row of A and
+      // on B), and B is copied and packed once instead of once per batch element.
+      matmulInto(a, 0, b, 0, out as FloatArray, 0, batch * m, k, n, false, transB);
+      return s;
+    }
     const idx = new Array<number>(batchShape.length).fill(0);
     for (let t = 0; t < batch; t++) {
       let ao = 0;
