@@ -4,6 +4,14 @@
  * past a bound. Kernel parameters (shapes, strides, scalars) go in a per-batch uniform ring so
  * the number of distinct shaders stays small; pipelines are cached by shader text.
  * Kernel families live in ./kernels/*.ts and call `run()`.
+ *
+ * Per-dispatch cost on the host matters as much as the kernels for small models (a moe-small
+ * decode step is ~270 dispatches), so `run()` avoids what it can: pipelines have explicit
+ * layouts whose uniform binding takes a dynamic offset, so a bind group depends only on the
+ * pipeline and the storage buffers and is cached (buffers come back from the pool, so the same
+ * few combinations recur every step); creating one costs ~10 µs. Kernels pass shader text that
+ * they keep by a short key (kernels/common.ts shaderText), so the pipeline lookup does not
+ * rehash kilobytes of text.
  */
 import type { Backend, BinaryOp, CompareOp, MatmulParams, ReduceOp, Storage, UnaryOp } from '../backend.js';
 import { arrayFor, type DType, dtypeOfArray, type TypedArray } from '../dtype.js';
@@ -120,11 +128,16 @@ export const SHARE_IDENTITY_COPIES = { current: true };
 const UNIFORM_SLOT = 256;
 const UNIFORM_SLOTS = 1024;
 const MAX_DISPATCHES_PER_BATCH = 512;
+/** Bound on cached bind groups (the cache is cleared when it is reached). */
+const MAX_BIND_GROUPS = 8192;
 
 export class WebGpuBackend implements Backend {
   readonly name = 'webgpu' as const;
   readonly pool: BufferPool;
-  private pipelines = new Map<string, GPUComputePipeline>();
+  private pipelines = new Map<string, { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout; id: number; hasUniform: boolean }>();
+  private bindGroups = new Map<string, GPUBindGroup>();
+  private bufferIds = new WeakMap<GPUBuffer, number>();
+  private nextBufferId = 0;
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
   private dispatches = 0;
@@ -212,11 +225,27 @@ export class WebGpuBackend implements Backend {
   }
 
   // ---- dispatch -----------------------------------------------------------------------------
-  private pipeline(code: string): GPUComputePipeline {
+  private pipeline(code: string): { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout; id: number; hasUniform: boolean } {
     let p = this.pipelines.get(code);
     if (!p) {
       const module = this.device.createShaderModule({ code });
-      p = this.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' } });
+      // The layout is read off the declarations: binding 0 may be the uniform (dynamic offset),
+      // the others are storage buffers, read-only or read_write.
+      const entries: GPUBindGroupLayoutEntry[] = [];
+      let hasUniform = false;
+      for (const m of code.matchAll(/@group\(0\)\s*@binding\((\d+)\)\s*var<([^>]+)>/g)) {
+        const binding = Number(m[1]);
+        const kind = m[2]!.replace(/\s+/g, '');
+        if (kind === 'uniform') hasUniform = true;
+        const type: GPUBufferBindingType = kind === 'uniform' ? 'uniform' : kind === 'storage,read' ? 'read-only-storage' : 'storage';
+        entries.push({ binding, visibility: 0x4, buffer: { type, hasDynamicOffset: type === 'uniform' } }); // COMPUTE
+      }
+      const layout = this.device.createBindGroupLayout({ entries });
+      const pipeline = this.device.createComputePipeline({
+        layout: this.device.createPipelineLayout({ bindGroupLayouts: [layout] }),
+        compute: { module, entryPoint: 'main' },
+      });
+      p = { pipeline, layout, id: this.pipelines.size, hasUniform };
       this.pipelines.set(code, p);
     }
     return p;
@@ -224,6 +253,15 @@ export class WebGpuBackend implements Backend {
 
   get pipelineCount(): number {
     return this.pipelines.size;
+  }
+
+  private bufferId(buf: GPUBuffer): number {
+    let id = this.bufferIds.get(buf);
+    if (id === undefined) {
+      id = this.nextBufferId++;
+      this.bufferIds.set(buf, id);
+    }
+    return id;
   }
 
   run(call: KernelCall): void {
@@ -234,21 +272,32 @@ export class WebGpuBackend implements Backend {
         : [65535, Math.ceil(call.groups / 65535), 1];
     if (groups[0] * groups[1] * groups[2] === 0) return;
     if (this.uniformUsed >= UNIFORM_SLOTS || this.dispatches >= MAX_DISPATCHES_PER_BATCH) this.flush();
-    const pipeline = this.pipeline(call.code);
-    const entries: GPUBindGroupEntry[] = [];
-    if (call.params) {
+    const p = this.pipeline(call.code);
+    const bufs = call.buffers.map((b) => b.buffer);
+    let key = String(p.id);
+    for (const b of bufs) key += ',' + this.bufferId(b);
+    let bindGroup = this.bindGroups.get(key);
+    if (bindGroup === undefined) {
+      const entries: GPUBindGroupEntry[] = [];
+      if (p.hasUniform) entries.push({ binding: 0, resource: { buffer: this.uniformGpu, offset: 0, size: UNIFORM_SLOT } });
+      bufs.forEach((b, i) => entries.push({ binding: i + 1, resource: { buffer: b } }));
+      bindGroup = this.device.createBindGroup({ layout: p.layout, entries });
+      if (this.bindGroups.size >= MAX_BIND_GROUPS) this.bindGroups.clear();
+      this.bindGroups.set(key, bindGroup);
+    }
+    if (!this.pass) this.pass = this.commandEncoder().beginComputePass();
+    this.pass.setPipeline(p.pipeline);
+    if (p.hasUniform) {
+      if (!call.params) throw new DeviceError('webgpu: this kernel declares a uniform but the call passes no params');
       const bytes = call.params.bytes();
       if (bytes.byteLength > UNIFORM_SLOT) throw new DeviceError(`webgpu: kernel params of ${bytes.byteLength} bytes exceed ${UNIFORM_SLOT}`);
       const off = this.uniformUsed * UNIFORM_SLOT;
       new Uint8Array(this.uniformCpu, off, bytes.byteLength).set(new Uint8Array(bytes));
       this.uniformUsed++;
-      entries.push({ binding: 0, resource: { buffer: this.uniformGpu, offset: off, size: bytes.byteLength } });
+      this.pass.setBindGroup(0, bindGroup, [off]);
+    } else {
+      this.pass.setBindGroup(0, bindGroup);
     }
-    call.buffers.forEach((b, i) => entries.push({ binding: i + 1, resource: { buffer: b.buffer } }));
-    const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
-    if (!this.pass) this.pass = this.commandEncoder().beginComputePass();
-    this.pass.setPipeline(pipeline);
-    this.pass.setBindGroup(0, bindGroup);
     this.pass.dispatchWorkgroups(groups[0], groups[1], groups[2]);
     this.dispatches++;
   }

@@ -26,7 +26,7 @@ import type { DType } from '../../dtype.js';
 import { DTypeError } from '../../errors.js';
 import { sizeOf, stridesOf } from '../../shape.js';
 import { Params, type WebGpuBackend, type WebGpuStorage } from '../backend.js';
-import { collapse, groupsFor, main1d, offsetFn, pad8, wgslType } from './common.js';
+import { collapse, groupsFor, main1d, offsetFn, pad8, shaderText, wgslType } from './common.js';
 
 /** Helper functions some f32 expressions use; prepended to every f32 unary/binary shader. */
 const F32_LIB = `
@@ -197,7 +197,7 @@ ${main1d()}
  * replaced by the operand j's element at this output index.
  */
 function launch(
-  b: WebGpuBackend, inputs: WebGpuStorage[], strides: readonly (readonly number[])[], shape: readonly number[],
+  b: WebGpuBackend, key: string, inputs: WebGpuStorage[], strides: readonly (readonly number[])[], shape: readonly number[],
   outDType: DType, expr: (loads: string[]) => string, lib = '', scalars: [number, number] = [0, 0],
 ): WebGpuStorage {
   const n = sizeOf(shape);
@@ -212,7 +212,7 @@ function launch(
     if (full.every((f, j) => f || scalar[j])) {
       const n4 = Math.ceil(n / 4);
       b.run({
-        code: flatVec4Shader(inTypes, scalar, outType, expr, lib),
+        code: shaderText(`${key}|v4|${inTypes}|${outType}|${scalar.map(Number).join('')}`, () => flatVec4Shader(inTypes, scalar, outType, expr, lib)),
         buffers: [...inputs, o],
         params: new Params().u32(n4, 0).f32(scalars[0], scalars[1]),
         groups: groupsFor(n4),
@@ -229,13 +229,14 @@ function launch(
     const count = vec ? n / 4 : n;
     const params = new Params().u32(count, c.shape.length).f32(scalars[0], scalars[1]).align16().u32(...pad8(c.shape, 1));
     for (const st of c.strides) params.u32(...pad8(st, 0));
-    b.run({ code: stridedRankShader(inTypes, outType, rank, expr, lib, vec), buffers: [...inputs, o], params, groups: groupsFor(count) });
+    const code = shaderText(`${key}|r${rank}|${inTypes}|${outType}|${vec ? vec.map(Number).join('') : '-'}`, () => stridedRankShader(inTypes, outType, rank, expr, lib, vec));
+    b.run({ code, buffers: [...inputs, o], params, groups: groupsFor(count) });
     return o;
   }
   if (full.every((f) => f)) {
     const body = `o[i] = ${outType}(${expr(inputs.map((_, j) => `in${j}[i]`))});`;
     b.run({
-      code: flatShader(inTypes, outType, body, lib),
+      code: shaderText(`${key}|v1flat|${inTypes}|${outType}`, () => flatShader(inTypes, outType, body, lib)),
       buffers: [...inputs, o],
       params: new Params().u32(n, 0).f32(scalars[0], scalars[1]),
       groups: groupsFor(n),
@@ -246,7 +247,7 @@ function launch(
   const body = `o[i] = ${outType}(${expr(inputs.map((_, j) => `in${j}[off${j}(i)]`))});`;
   const params = new Params().u32(n, c.shape.length).f32(scalars[0], scalars[1]).align16().u32(...pad8(c.shape, 1));
   for (const st of c.strides) params.u32(...pad8(st, 0));
-  b.run({ code: stridedShader(inTypes, outType, body, lib), buffers: [...inputs, o], params, groups: groupsFor(n) });
+  b.run({ code: shaderText(`${key}|v1strided|${inTypes}|${outType}`, () => stridedShader(inTypes, outType, body, lib)), buffers: [...inputs, o], params, groups: groupsFor(n) });
   return o;
 }
 
@@ -254,13 +255,13 @@ export function fill(b: WebGpuBackend, size: number, value: number, dtype: DType
   const t = wgslType(dtype);
   const o = out(b, dtype, size);
   if (size === 0) return o;
-  const code = `struct Params { n: u32, v: ${t} }
+  const code = shaderText(`fill|${t}`, () => `struct Params { n: u32, v: ${t} }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> o: array<${t}>;
 ${main1d()}
   if (i >= p.n) { return; }
   o[i] = p.v;
-}`;
+}`);
   const params = new Params().u32(size);
   if (t === 'f32') params.f32(value);
   else params.i32(value);
@@ -271,14 +272,14 @@ ${main1d()}
 export function cast(b: WebGpuBackend, x: WebGpuStorage, dtype: DType): WebGpuStorage {
   const t = wgslType(dtype);
   wgslType(x.dtype);
-  return launch(b, [x], [stridesOf([x.size])], [x.size], dtype, ([v]) => `${t}(${v})`);
+  return launch(b, `cast|${t}`, [x], [stridesOf([x.size])], [x.size], dtype, ([v]) => `${t}(${v})`);
 }
 
 export function unary(b: WebGpuBackend, op: UnaryOp, x: WebGpuStorage): WebGpuStorage {
   const isF = wgslType(x.dtype) === 'f32';
   const e = isF ? UNARY_F32[op] : UNARY_I32[op];
   if (e === undefined) throw new DTypeError(`${op}: not defined for i32 on webgpu`);
-  return launch(b, [x], [[1]], [x.size], x.dtype, ([v]) => `u_(${v})`, `${isF ? F32_LIB : ''}
+  return launch(b, `unary|${op}|${x.dtype}`, [x], [[1]], [x.size], x.dtype, ([v]) => `u_(${v})`, `${isF ? F32_LIB : ''}
 fn u_(x: ${x.dtype}) -> ${x.dtype} { return ${e}; }`);
 }
 
@@ -286,9 +287,9 @@ export function clamp(b: WebGpuBackend, x: WebGpuStorage, lo: number, hi: number
   if (x.dtype === 'i32') {
     const l = Math.max(lo, -(2 ** 31));
     const h = Math.min(hi, 2 ** 31 - 1);
-    return launch(b, [x], [[1]], [x.size], 'i32', ([v]) => `clamp(${v}, i32(p.s0), i32(p.s1))`, '', [l, h]);
+    return launch(b, 'clamp|i32', [x], [[1]], [x.size], 'i32', ([v]) => `clamp(${v}, i32(p.s0), i32(p.s1))`, '', [l, h]);
   }
-  return launch(b, [x], [[1]], [x.size], 'f32', ([v]) => `min(max(${v}, p.s0), p.s1)`, '', [lo, hi]);
+  return launch(b, 'clamp|f32', [x], [[1]], [x.size], 'f32', ([v]) => `min(max(${v}, p.s0), p.s1)`, '', [lo, hi]);
 }
 
 export function binary(
@@ -299,7 +300,7 @@ export function binary(
   const e = isF ? BINARY[op][0] : BINARY[op][1];
   if (e === null) throw new DTypeError(`${op}: not defined for i32 on webgpu`);
   const t = x.dtype;
-  return launch(b, [x, y], [sa, sb], shape, t, ([u, v]) => `b_(${u}, ${v})`, `${isF ? F32_LIB : ''}
+  return launch(b, `binary|${op}|${t}`, [x, y], [sa, sb], shape, t, ([u, v]) => `b_(${u}, ${v})`, `${isF ? F32_LIB : ''}
 fn b_(a: ${t}, b: ${t}) -> ${t} { return ${e}; }`);
 }
 
@@ -307,7 +308,7 @@ export function compare(
   b: WebGpuBackend, op: CompareOp, x: WebGpuStorage, y: WebGpuStorage,
   shape: readonly number[], sa: readonly number[], sb: readonly number[], outDType: DType,
 ): WebGpuStorage {
-  return launch(b, [x, y], [sa, sb], shape, outDType, ([u, v]) => `select(0, 1, ${u} ${COMPARE[op]} ${v})`);
+  return launch(b, `compare|${op}`, [x, y], [sa, sb], shape, outDType, ([u, v]) => `select(0, 1, ${u} ${COMPARE[op]} ${v})`);
 }
 
 export function where(
@@ -315,11 +316,11 @@ export function where(
   shape: readonly number[], sc: readonly number[], sa: readonly number[], sb: readonly number[],
 ): WebGpuStorage {
   const zero = c.dtype === 'i32' ? '0' : '0.0';
-  return launch(b, [c, x, y], [sc, sa, sb], shape, x.dtype, ([cc, u, v]) => `select(${v}, ${u}, ${cc} != ${zero})`);
+  return launch(b, `where|${zero}`, [c, x, y], [sc, sa, sb], shape, x.dtype, ([cc, u, v]) => `select(${v}, ${u}, ${cc} != ${zero})`);
 }
 
 export function expand(b: WebGpuBackend, x: WebGpuStorage, outShape: readonly number[], strides: readonly number[]): WebGpuStorage {
-  return launch(b, [x], [strides], outShape, x.dtype, ([v]) => v!);
+  return launch(b, 'copy', [x], [strides], outShape, x.dtype, ([v]) => v!);
 }
 
 export function permute(b: WebGpuBackend, x: WebGpuStorage, shape: readonly number[], perm: readonly number[]): WebGpuStorage {

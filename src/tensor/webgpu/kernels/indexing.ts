@@ -27,7 +27,7 @@
  */
 import type { DType } from '../../dtype.js';
 import { Params, type WebGpuBackend, type WebGpuStorage } from '../backend.js';
-import { groupsFor, main1d, wgslType } from './common.js';
+import { groupsFor, main1d, shaderText, wgslType } from './common.js';
 
 /** Bit-moving kernels accept either GPU dtype; this only rejects f64 with the usual message. */
 function checkData(dtype: DType): void {
@@ -214,7 +214,7 @@ export function scatterAdd(
   if (total === 0) return o;
   for (let j0 = 0; j0 < Math.max(m, 1); j0 += M_CHUNK) {
     b.run({
-      code: scatterAddShader(t),
+      code: shaderText(`scatterAdd|${t}`, () => scatterAddShader(t)),
       buffers: [base, index, src, o],
       params: new Params().u32(total, n, inner, m, j0, Math.min(m, j0 + M_CHUNK)),
       groups: groupsFor(total),
@@ -260,7 +260,7 @@ export function indexAddV1(
   if (total === 0) return o;
   for (let j0 = 0; j0 < Math.max(m, 1); j0 += M_CHUNK) {
     b.run({
-      code: indexAddShader(t),
+      code: shaderText(`indexAddV1|${t}`, () => indexAddShader(t)),
       buffers: [src, index, o],
       params: new Params().u32(total, n, inner, m, j0, Math.min(m, j0 + M_CHUNK)),
       groups: groupsFor(total),
@@ -446,7 +446,7 @@ export function indexAdd(
   const [inner4, total4] = vec ? [inner / 4, total / 4] : [inner, total];
   for (const [a0, a1] of chunks_(m)) {
     b.run({
-      code: iaAccumulate(t, vec),
+      code: shaderText(`iaAccumulate|${t}|${vec}`, () => iaAccumulate(t, vec)),
       buffers: [src, off, list, o],
       params: new Params().u32(n, m, inner4, total4, a0, a1),
       groups: groupsFor(total4),

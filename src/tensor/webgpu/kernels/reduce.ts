@@ -35,7 +35,7 @@ import type { ReduceOp } from '../../backend.js';
 import type { DType } from '../../dtype.js';
 import { DTypeError } from '../../errors.js';
 import { Params, type WebGpuBackend, type WebGpuStorage } from '../backend.js';
-import { groupsFor, main1d, wgslType } from './common.js';
+import { groupsFor, main1d, shaderText, wgslType } from './common.js';
 
 /** Loop iterations one invocation may run per dispatch (llvmpipe stops loops at 65535 in total). */
 export const BUDGET = 32768;
@@ -149,10 +149,10 @@ export function reduce(b: WebGpuBackend, op: ReduceOp, x: WebGpuStorage, outer: 
   if (n === 0) return filled(b, rows, op === 'sum' ? 0 : op === 'max' ? -Infinity : Infinity, x.dtype);
   const y = b.alloc(x.dtype, rows);
   if (op === 'sum') {
-    runSchedule(b, SUM_CODE(t), [x, y], rows, n, inner, 1);
+    runSchedule(b, shaderText(`sum|${t}`, () => SUM_CODE(t)), [x, y], rows, n, inner, 1);
   } else {
     const st = b.alloc('i32', rows);
-    runSchedule(b, extremeCode(op === 'max' ? '>' : '<', t, true), [x, y, st], rows, n, inner, 1);
+    runSchedule(b, shaderText(`extreme|${op}|${t}`, () => extremeCode(op === 'max' ? '>' : '<', t, true)), [x, y, st], rows, n, inner, 1);
     b.dispose(st);
   }
   return y;
@@ -164,7 +164,7 @@ export function argmax(b: WebGpuBackend, x: WebGpuStorage, outer: number, n: num
   const rows = outer * inner;
   if (n === 0) return filled(b, rows, 0, 'i32');
   const y = b.alloc('i32', rows);
-  runSchedule(b, extremeCode('>', t, false), [x, y], rows, n, inner, 1);
+  runSchedule(b, shaderText(`argmax|${t}`, () => extremeCode('>', t, false)), [x, y], rows, n, inner, 1);
   return y;
 }
 
@@ -204,14 +204,14 @@ export function logsumexp(b: WebGpuBackend, x: WebGpuStorage, outer: number, n: 
   if (n === 0) return filled(b, rows, -Infinity, 'f32');
   const y = b.alloc('f32', rows);
   const st = b.alloc('f32', 2 * rows);
-  const code = `${softmaxHead()}
+  const code = shaderText('logsumexp', () => `${softmaxHead()}
   if (has(1u)) {
     if (isFinite(m)) {
       for (var j = p.j0; j < p.j1; j++) { acc += exp(x[base + j * s] - m); }
     }
     if (p.j1 == p.n) { y[i] = select(m, m + log(acc), isFinite(m)); }
   }
-${STATE_OUT}`;
+${STATE_OUT}`);
   runSchedule(b, code, [x, y, st], rows, n, inner, 2);
   b.dispose(st);
   return y;
@@ -244,7 +244,7 @@ export function softmax(b: WebGpuBackend, x: WebGpuStorage, outer: number, n: nu
     let inv = 1.0 / acc;
     for (var j = p.j0; j < p.j1; j++) { let k = base + j * s; y[k] = y[k] * inv; }
   }`;
-  runSchedule(b, `${softmaxHead()}\n${body}\n${STATE_OUT}`, [x, y, st], rows, n, inner, 3);
+  runSchedule(b, shaderText(`softmax|${log}`, () => `${softmaxHead()}\n${body}\n${STATE_OUT}`), [x, y, st], rows, n, inner, 3);
   b.dispose(st);
   return y;
 }
@@ -261,7 +261,7 @@ export function topk(b: WebGpuBackend, x: WebGpuStorage, outer: number, n: numbe
   const idx = b.alloc('i32', outer * k * inner);
   if (k === 0 || rows === 0) return [vals, idx];
   const st = b.alloc('i32', 2 * rows);
-  const code = `${PARAMS}
+  const code = shaderText(`topk|${t}`, () => `${PARAMS}
 @group(0) @binding(1) var<storage, read> x: array<${t}>;
 @group(0) @binding(2) var<storage, read_write> vals: array<${t}>;
 @group(0) @binding(3) var<storage, read_write> idx: array<i32>;
@@ -299,7 +299,7 @@ ${rowHeader()}
   }
   st[2u * i] = pi;
   st[2u * i + 1u] = bi;
-}`;
+}`);
   runSchedule(b, code, [x, vals, idx, st], rows, n, inner, k, k);
   b.dispose(st);
   return [vals, idx];
