@@ -1,6 +1,7 @@
 /**
- * The CPU sum and softmax kernels as they were before reduce.ts interchanged the sum's loops for
- * leading-axis reductions and stopped computing each softmax exp twice: kept as the reference
+ * The CPU sum, logsumexp and softmax kernels as they were before reduce.ts interchanged the sum's
+ * loops for leading-axis reductions, stopped computing each softmax exp twice and skipped exps
+ * that underflow to 0: kept as the reference
  * ("v1") those are tested against bit for bit (test/tensor/cpu/reduce.test.ts).
  */
 import type { ReduceOp } from '../backend.js';
@@ -41,6 +42,23 @@ function rowMax(x: TypedArray, base: number, n: number, inner: number): number {
     if (v > m || v !== v) m = v;
   }
   return m;
+}
+
+/** m + log Σ exp(x - m) with m the row max: finite whenever the true value is. */
+export function logsumexpIntoV1(x: TypedArray, out: TypedArray, outer: number, n: number, inner: number): void {
+  for (let o = 0; o < outer; o++) {
+    for (let i = 0; i < inner; i++) {
+      const base = o * n * inner + i;
+      const m = rowMax(x, base, n, inner);
+      if (m === -Infinity || m === Infinity || m !== m) {
+        out[o * inner + i] = m;
+        continue;
+      }
+      let s = 0;
+      for (let j = 0; j < n; j++) s += Math.exp(x[base + j * inner]! - m);
+      out[o * inner + i] = m + Math.log(s);
+    }
+  }
 }
 
 export function softmaxIntoV1(x: TypedArray, out: TypedArray, outer: number, n: number, inner: number, log: boolean): void {

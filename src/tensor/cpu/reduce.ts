@@ -90,10 +90,19 @@ export function logsumexpInto(x: TypedArray, out: TypedArray, outer: number, n: 
         continue;
       }
       let s = 0;
-      for (let j = 0; j < n; j++) s += Math.exp(x[base + j * inner]! - m);
+      for (let j = 0; j < n; j++) s += expOrZero(x[base + j * inner]! - m);
       out[o * inner + i] = m + Math.log(s);
     }
   }
+}
+
+/**
+ * Math.exp(t), skipping the call where it is exactly +0: below −745.14 the double exp
+ * underflows to 0 (the smallest subnormal is e^−744.44), so for t < −746 the result is the
+ * same bits without the work. Causal attention's masked scores (−1e30) are half of them.
+ */
+function expOrZero(t: number): number {
+  return t < -746 ? 0 : Math.exp(t);
 }
 
 export function softmaxInto(x: TypedArray, out: TypedArray, outer: number, n: number, inner: number, log: boolean): void {
@@ -106,12 +115,12 @@ export function softmaxInto(x: TypedArray, out: TypedArray, outer: number, n: nu
       const m = rowMax(x, base, n, inner);
       let s = 0;
       if (log) {
-        for (let j = 0; j < n; j++) s += Math.exp(x[base + j * inner]! - m);
+        for (let j = 0; j < n; j++) s += expOrZero(x[base + j * inner]! - m);
         const lse = m + Math.log(s);
         for (let j = 0; j < n; j++) out[base + j * inner] = x[base + j * inner]! - lse;
       } else {
         for (let j = 0; j < n; j++) {
-          const v = Math.exp(x[base + j * inner]! - m);
+          const v = expOrZero(x[base + j * inner]! - m);
           e[j] = v;
           s += v;
         }

@@ -1,16 +1,17 @@
 /**
  * The CPU sum and softmax kernels (src/tensor/cpu/reduce.ts) against their first versions kept
  * as references (reduce-v1.ts): sums over every [outer, n, inner] split (the interchanged loops
- * of leading-axis sums), softmax and logSoftmax along any axis, f32 and f64, with NaN, ±0, ±Inf
- * and large magnitudes among the values: outputs agree bit for bit.
+ * of leading-axis sums), softmax, logSoftmax and logsumexp along any axis, f32 and f64, with NaN,
+ * ±0, ±Inf and large magnitudes (−1e30, the attention mask's score) among the values: outputs
+ * agree bit for bit.
  */
 import fc from 'fast-check';
 import { describe, it } from 'vitest';
-import { reduceInto, softmaxInto } from '../../../src/tensor/cpu/reduce.js';
-import { reduceIntoV1, softmaxIntoV1 } from '../../../src/tensor/cpu/reduce-v1.js';
+import { logsumexpInto, reduceInto, softmaxInto } from '../../../src/tensor/cpu/reduce.js';
+import { logsumexpIntoV1, reduceIntoV1, softmaxIntoV1 } from '../../../src/tensor/cpu/reduce-v1.js';
 import { expectBitwise } from '../../helpers/reduce.js';
 
-const special = fc.constantFrom(NaN, 0, -0, Infinity, -Infinity, 1e30, -1e30, 88, -104);
+const special = fc.constantFrom(NaN, 0, -0, Infinity, -Infinity, 1e30, -1e30, 88, -104, -744, -745.5, -746.5, -800);
 const valueArb = fc.oneof({ weight: 6, arbitrary: fc.double({ min: -20, max: 20, noNaN: true }) }, { weight: 1, arbitrary: special });
 const caseArb = fc
   .record({ outer: fc.integer({ min: 1, max: 4 }), n: fc.integer({ min: 1, max: 9 }), inner: fc.integer({ min: 1, max: 7 }), dtype: fc.constantFrom('f32' as const, 'f64' as const) })
@@ -34,7 +35,7 @@ describe('CPU reduce kernels vs v1 (bit for bit)', () => {
     );
   });
 
-  it('softmax and logSoftmax along the middle axis', () => {
+  it('softmax, logSoftmax and logsumexp along the middle axis', () => {
     fc.assert(
       fc.property(caseArb, fc.boolean(), ({ outer, n, inner, dtype, v }, log) => {
         const x = from(dtype, v);
@@ -43,6 +44,11 @@ describe('CPU reduce kernels vs v1 (bit for bit)', () => {
         softmaxInto(x, a, outer, n, inner, log);
         softmaxIntoV1(x, b, outer, n, inner, log);
         expectBitwise(a, b, `${log ? 'logSoftmax' : 'softmax'} ${dtype} [${outer}, ${n}, ${inner}]`);
+        const c = make(dtype, outer * inner);
+        const d = make(dtype, outer * inner);
+        logsumexpInto(x, c, outer, n, inner);
+        logsumexpIntoV1(x, d, outer, n, inner);
+        expectBitwise(c, d, `logsumexp ${dtype} [${outer}, ${n}, ${inner}]`);
       }),
       { numRuns: 400 },
     );
