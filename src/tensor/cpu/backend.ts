@@ -18,7 +18,7 @@ import { DeviceError } from '../errors.js';
 import { sizeOf } from '../shape.js';
 import { BINARY_FN, COMPARE_FN, binaryInto, unaryInto, whereInto } from './elementwise.js';
 import { concatInto, expandInto, gatherInto, indexAddInto, indexSelectInto, permuteInto, scatterAddInto, sliceInto } from './indexing.js';
-import { matmulInto, type FloatArray } from './kernels/matmul.js';
+import { cpuMatmulImpl, matmulInto, type FloatArray } from './kernels/matmul.js';
 import { siluGradInto } from './fused.js';
 import { adamwInto, type AdamWScalars } from './optim.js';
 import { adamwWasmInto } from './optim-wasm.js';
@@ -77,7 +77,7 @@ export class CpuBackend implements Backend {
 
   describe(): string {
     const cpus = os.cpus();
-    return `cpu: ${cpus[0]?.model ?? 'unknown CPU'} (${cpus.length} cores visible, kernels single-threaded), node ${process.version}`;
+    return `cpu: ${cpus[0]?.model ?? 'unknown CPU'} (${cpus.length} cores visible; f32 matmul: ${cpuMatmulImpl()}), node ${process.version}`;
   }
 
   /** Wraps an array the backend now owns (no copy). */

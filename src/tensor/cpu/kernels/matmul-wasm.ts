@@ -215,9 +215,10 @@ function compute(
   const kc = Math.ceil(k / chunks);
 
   // Which workers join: idle ones (a worker still busy with an earlier job, because it woke
-  // late, is left alone), only for products worth a wake-up.
+  // late, is left alone), only for products worth a wake-up, and not when A is a single row
+  // tile (then the product streams B once and is bound by memory, not arithmetic).
   let helpers: number[] = [];
-  if (threads > 1 && rt.shared && m * n * k >= parallelMinMacs) {
+  if (threads > 1 && rt.shared && m * n * k >= parallelMinMacs && m > mr) {
     const pool = ensurePool(rt, threads - 1);
     if (pool) helpers = pool.idleWorkers().slice(0, threads - 1);
   }
