@@ -28,6 +28,8 @@
  *    This is how the SIMD kernel reaches 4 lanes per instruction (f64x2 would halve that and
  *    need conversions), and it is what f32 GPU matmuls do; the error bound becomes the usual
  *    f32 one, |error| <= ~k * 2^-24 * sum_p |a_ip * b_pj|, instead of ~2^-24 * |result|.
+ * Where a result is NaN, only its NaN-ness is specified: WebAssembly on x86 makes 0*inf a
+ * negative NaN and V8's JS a positive one. Every other value, +-inf included, is exact.
  * Every kernel keeps its rule's order exactly (k-chunks keep their running sums exactly:
  * float64 scratch for v2 f64, the f32 output itself for v3; edge tiles pad with zeros that
  * never reach a live accumulator; threads split rows or columns, never k), so:
@@ -73,7 +75,39 @@
  * The same inner loop reached 6.2-6.4 at 1024 in every layout in an earlier, quieter run.
  * Splitting long k: 256 x 65536 x 256 (At.B, a weight-gradient shape) went from 3.4 to 5.4.
  *
- * v3 against v2: see MEASURED below.
+ * v3 (matmul-wasm.ts, wasm/gemm-f32.ts) against v2, from bench/kernels/matmul-kernel.mjs: the
+ * versions interleaved in one process, median of 9 samples, f32 operands, same machine type,
+ * node v20.20.2. The machine was heavily loaded by other jobs (load average 8.5-10.5 on 2
+ * cores), so the second thread had no free core and absolute figures are about half of what
+ * an idle machine gives; the ratios are what this run can vouch for. GFLOP/s:
+ *
+ *   m = k = n   layout   v2 (JS)   v3 1 thread   v3 2 threads
+ *   256         A.B        5.6       48.6          50.1
+ *   512         A.B        3.8       46.4          33.3
+ *   1024        A.B        5.8       49.3          49.0
+ *   1024        At.B       2.6       22.8          22.4
+ *   1024        A.Bt       2.7       22.5          22.1
+ *   1024        At.Bt      2.2       19.5          22.0
+ *
+ * In quieter moments (load average about 4) the same kernel ran 1024^3 at 50-52 GFLOP/s on
+ * one thread in every layout, and at 94-100 GFLOP/s on two (an earlier build that split the
+ * rows statically); the micro-kernel alone reaches about 50 GFLOP/s per core (16 flop/cycle
+ * peak for 128-bit mul + add on two pipes each). Small and thin shapes, microseconds per
+ * call (median; old = v2 with f64 accumulation, what f32 products ran before; new =
+ * matmulInto now), same loaded run:
+ *
+ *   m x k x n          layout   old      new     (25-sample rerun of the 1 x 64 x 64 rows:
+ *   1 x 64 x 64        A.B      2.85     1.85     old 2.3, new 1.3-1.4 (A.B) / 1.7 (A.Bt))
+ *   8 x 64 x 64        A.Bt     20.0     7.51
+ *   256 x 64 x 256     A.Bt     1579     178
+ *   2048 x 64 x 128    A.B      14144    1862
+ *   1 x 1024 x 1024    A.B      686      454
+ *   1 x 1024 x 1024    A.Bt     1200     894     (25-sample rerun: 600 vs 426)
+ *   8 x 1024 x 1024    A.B      8390     3174
+ *   256 x 512 x 512    A.Bt     43559    6958
+ *   256 x 512 x 10     A.Bt     719      128
+ *
+ * v2 in f32 mode (the fallback) runs about 2.2x slower than v2 in f64 mode.
  */
 
 import { matmulWasmF32, wasmMatmulStatus, GEMM_TILE } from './matmul-wasm.js';

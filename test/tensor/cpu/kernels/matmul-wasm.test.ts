@@ -7,6 +7,8 @@
  * computed alone, or with another thread count, gives the same bits as inside the full
  * product. The kernel must be available here (Node 20 has WebAssembly SIMD and threads): a
  * silent fallback would make these tests test the JS kernel instead, so that fails loudly.
+ * (Where a result is NaN, only its NaN-ness is compared: NaN bits differ between WebAssembly
+ * and JS; the inputs elsewhere are finite.)
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -181,6 +183,33 @@ describe('WebAssembly SIMD f32 matmul (v3)', () => {
       ),
       { numRuns: 60 },
     );
+  });
+
+  it('equals matmulNaiveF32 when k is split into many chunks (sums wait in C between chunks)', () => {
+    configureWasmMatmul({ threads: 2, parallelMinMacs: 0 });
+    for (const [m, k, n] of [[8, 2049, 9], [7, 22000, 9], [5, 262_200, 6]] as const) {
+      for (const [transA, transB] of m === 5 ? LAYOUTS.slice(0, 2) : LAYOUTS) {
+        const c = { m, k, n, aOff: 1, bOff: 2, outOff: 3, transA, transB, seed: m + n };
+        const [got, want] = runBoth(c);
+        expectSame(got, want, c);
+      }
+    }
+  });
+
+  it('gives NaN exactly where the reference does, and the reference\'s bits everywhere else', () => {
+    // NaN's sign and payload are not part of the contract: x86 WebAssembly makes 0·∞ a negative
+    // NaN, V8's JS a positive one. Every other value, ±∞ included, must match bit for bit.
+    const a = Float32Array.from([0, Infinity, NaN, 1, -Infinity, 2, 3, -0, 5, 6, 7, 8]);
+    const b = Float32Array.from([Infinity, 0, 1, NaN, 2, -Infinity, 1, 1, 2, 2, 3, 3]);
+    const got = new Float32Array(9);
+    const want = new Float32Array(9);
+    matmulWasmF32(a, 0, b, 0, got, 0, 3, 4, 3, false, false);
+    matmulNaiveF32(a, 0, b, 0, want, 0, 3, 4, 3, false, false);
+    for (let i = 0; i < 9; i++) {
+      if (Number.isNaN(want[i])) expect(Number.isNaN(got[i])).toBe(true);
+      else expect(Object.is(got[i], want[i])).toBe(true);
+    }
+    expect(want.some(Number.isNaN) && want.some((v) => v === Infinity || v === -Infinity)).toBe(true);
   });
 
   it('writes zeros for k = 0 and nothing for m = 0 or n = 0', () => {
