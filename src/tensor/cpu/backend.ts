@@ -7,9 +7,16 @@
  * expand) and a contiguous slice (outer = 1) return a storage that aliases the input's array
  * (or a subarray of it) instead of copying it. Disposal stays per storage (each alias counts
  * as a live buffer and is released on its own; the array goes when the last reference does).
- * Two rules follow, for every kernel here and any added later: never write into an input's
- * array, and never recycle a disposed storage's array for a new output. Kernels must also
- * honour a typed array's byteOffset (a subarray view is not at offset 0 of its buffer).
+ * Rules that follow, for every kernel here and any added later: never write into an input's
+ * array, never keep a reference to any storage's array beyond the call, and honour a typed
+ * array's byteOffset (a subarray view is not at offset 0 of its buffer).
+ *
+ * Disposed arrays are recycled. Each storage counts as one reference to its ArrayBuffer; when a
+ * storage is disposed and its buffer's count drops to 0 (no alias left), a whole-buffer array
+ * goes into a size-bucketed pool (ArrayPool, bounded) and a later output of the same dtype and
+ * length reuses it, zeroed unless the kernel writes every element (allocOverwritten). Why: a
+ * training step allocates hundreds of fresh arrays; taking them from the allocator costs page
+ * faults and zeroing, and the garbage collector runs for the external memory they add.
  */
 import os from 'node:os';
 import type { Backend, BinaryOp, CompareOp, MatmulParams, ReduceOp, Storage, UnaryOp } from '../backend.js';
@@ -24,6 +31,9 @@ import { adamwInto, type AdamWScalars } from './optim.js';
 import { adamwWasmInto } from './optim-wasm.js';
 import { argmaxInto, logsumexpInto, reduceInto, softmaxInto, topkInto } from './reduce.js';
 
+/** Live storages per ArrayBuffer (aliases share one), so a buffer is recycled only when unreferenced. */
+const bufferRefs = new WeakMap<ArrayBufferLike, number>();
+
 export class CpuStorage implements Storage {
   readonly backend: Backend;
   private _data: TypedArray | null;
@@ -34,6 +44,7 @@ export class CpuStorage implements Storage {
     this._data = data;
     this.dtype = dtypeOfArray(data);
     this.size = data.length;
+    bufferRefs.set(data.buffer, (bufferRefs.get(data.buffer) ?? 0) + 1);
   }
   get data(): TypedArray {
     if (this._data === null) throw new DeviceError('cpu: this buffer was disposed and can no longer be read');
@@ -42,8 +53,52 @@ export class CpuStorage implements Storage {
   get disposed(): boolean {
     return this._data === null;
   }
-  release(): void {
+  /** Drops the array; returns it when no other storage refers to its buffer any more. */
+  release(): TypedArray | null {
+    const a = this._data;
     this._data = null;
+    if (a === null) return null;
+    const left = (bufferRefs.get(a.buffer) ?? 1) - 1;
+    if (left > 0) {
+      bufferRefs.set(a.buffer, left);
+      return null;
+    }
+    bufferRefs.delete(a.buffer);
+    return a;
+  }
+}
+
+/**
+ * Recycled arrays by dtype and length, at most `maxBytes` in all (beyond that a disposed array
+ * is left to the garbage collector). Only arrays that span their whole buffer are kept.
+ */
+export class ArrayPool {
+  private readonly free = new Map<string, TypedArray[]>();
+  private bytes = 0;
+  constructor(public maxBytes: number) {}
+
+  take(dtype: DType, n: number): TypedArray | undefined {
+    const list = this.free.get(`${dtype}:${n}`);
+    const a = list?.pop();
+    if (a !== undefined) this.bytes -= a.byteLength;
+    return a;
+  }
+  give(a: TypedArray): void {
+    if (a.length === 0 || a.byteOffset !== 0 || a.byteLength !== a.buffer.byteLength || this.bytes + a.byteLength > this.maxBytes) return;
+    if (typeof SharedArrayBuffer === 'function' && a.buffer instanceof SharedArrayBuffer) return;
+    const key = `${dtypeOfArray(a)}:${a.length}`;
+    let list = this.free.get(key);
+    if (list === undefined) this.free.set(key, (list = []));
+    list.push(a);
+    this.bytes += a.byteLength;
+  }
+  /** Bytes held for reuse. */
+  get heldBytes(): number {
+    return this.bytes;
+  }
+  clear(): void {
+    this.free.clear();
+    this.bytes = 0;
   }
 }
 
@@ -85,8 +140,18 @@ export class CpuBackend implements Backend {
     this.live++;
     return new CpuStorage(this, data);
   }
+  /** Disposed arrays kept for reuse (see the header); maxBytes = 0 turns recycling off. */
+  readonly pool = new ArrayPool(256 * 2 ** 20);
+
+  /** A zeroed array of n elements: recycled when one is free, else new. */
   private alloc(dtype: DType, n: number): [CpuStorage, TypedArray] {
-    const a = arrayFor(dtype, n);
+    const r = this.pool.take(dtype, n);
+    const a = r === undefined ? arrayFor(dtype, n) : r.fill(0);
+    return [this.wrap(a), a];
+  }
+  /** An array of n elements with arbitrary contents, for kernels that write every element. */
+  private allocOverwritten(dtype: DType, n: number): [CpuStorage, TypedArray] {
+    const a = this.pool.take(dtype, n) ?? arrayFor(dtype, n);
     return [this.wrap(a), a];
   }
 
@@ -107,8 +172,9 @@ export class CpuBackend implements Backend {
   dispose(s: Storage): void {
     const c = s as CpuStorage;
     if (!c.disposed) {
-      c.release();
+      const a = c.release();
       this.live--;
+      if (a !== null && this.pool.maxBytes > 0) this.pool.give(a);
     }
   }
   liveBuffers(): number {
@@ -123,13 +189,13 @@ export class CpuBackend implements Backend {
     return s;
   }
   unary(op: UnaryOp, x: Storage): Storage {
-    const [s, a] = this.alloc(x.dtype, x.size);
+    const [s, a] = this.allocOverwritten(x.dtype, x.size);
     unaryInto(op, d(x), a);
     return s;
   }
   clamp(x: Storage, lo: number, hi: number): Storage {
     const src = d(x);
-    const [s, a] = this.alloc(x.dtype, x.size);
+    const [s, a] = this.allocOverwritten(x.dtype, x.size);
     for (let i = 0; i < src.length; i++) {
       const v = src[i]!;
       a[i] = v < lo ? lo : v > hi ? hi : v;
@@ -137,24 +203,24 @@ export class CpuBackend implements Backend {
     return s;
   }
   binary(op: BinaryOp, x: Storage, y: Storage, shape: readonly number[], sa: readonly number[], sb: readonly number[]): Storage {
-    const [s, a] = this.alloc(x.dtype, sizeOf(shape));
+    const [s, a] = this.allocOverwritten(x.dtype, sizeOf(shape));
     // i32 mul wraps modulo 2^32 like add/sub; a double product loses the low bits past 2^53.
     binaryInto(op === 'mul' && x.dtype === 'i32' ? Math.imul : BINARY_FN[op], d(x), d(y), a, shape, sa, sb);
     return s;
   }
   compare(op: CompareOp, x: Storage, y: Storage, shape: readonly number[], sa: readonly number[], sb: readonly number[], outDType: DType): Storage {
-    const [s, a] = this.alloc(outDType, sizeOf(shape));
+    const [s, a] = this.allocOverwritten(outDType, sizeOf(shape));
     binaryInto(COMPARE_FN[op], d(x), d(y), a, shape, sa, sb);
     return s;
   }
   where(c: Storage, x: Storage, y: Storage, shape: readonly number[], sc: readonly number[], sa: readonly number[], sb: readonly number[]): Storage {
-    const [s, a] = this.alloc(x.dtype, sizeOf(shape));
+    const [s, a] = this.allocOverwritten(x.dtype, sizeOf(shape));
     whereInto(d(c), d(x), d(y), a, shape, sc, sa, sb);
     return s;
   }
 
   reduce(op: ReduceOp, x: Storage, outer: number, n: number, inner: number): Storage {
-    const [s, a] = this.alloc(x.dtype, outer * inner);
+    const [s, a] = this.allocOverwritten(x.dtype, outer * inner);
     reduceInto(op, d(x), a, outer, n, inner);
     return s;
   }
@@ -164,12 +230,12 @@ export class CpuBackend implements Backend {
     return s;
   }
   logsumexp(x: Storage, outer: number, n: number, inner: number): Storage {
-    const [s, a] = this.alloc(x.dtype, outer * inner);
+    const [s, a] = this.allocOverwritten(x.dtype, outer * inner);
     logsumexpInto(d(x), a, outer, n, inner);
     return s;
   }
   softmax(x: Storage, outer: number, n: number, inner: number, log: boolean): Storage {
-    const [s, a] = this.alloc(x.dtype, x.size);
+    const [s, a] = this.allocOverwritten(x.dtype, x.size);
     softmaxInto(d(x), a, outer, n, inner, log);
     return s;
   }
@@ -216,9 +282,9 @@ export class CpuBackend implements Backend {
    * where available, otherwise (and for f64) the JavaScript loop (optim.ts); both bit-identical.
    */
   adamw(p: Storage, g: Storage, m: Storage, v: Storage, scalars: AdamWScalars): [Storage, Storage, Storage] {
-    const [sp, pa] = this.alloc(p.dtype, p.size);
-    const [sm, ma] = this.alloc(p.dtype, p.size);
-    const [sv, va] = this.alloc(p.dtype, p.size);
+    const [sp, pa] = this.allocOverwritten(p.dtype, p.size);
+    const [sm, ma] = this.allocOverwritten(p.dtype, p.size);
+    const [sv, va] = this.allocOverwritten(p.dtype, p.size);
     const [pi, gi, mi, vi] = [d(p), d(g), d(m), d(v)];
     const simd = pa instanceof Float32Array && pi instanceof Float32Array && gi instanceof Float32Array && mi instanceof Float32Array && vi instanceof Float32Array
       && adamwWasmInto(pi, gi, mi, vi, pa, ma as Float32Array, va as Float32Array, scalars);
@@ -228,38 +294,38 @@ export class CpuBackend implements Backend {
 
   /** silu'(x)·g in one pass (CPU only, outside the Backend interface; see fused.ts). */
   siluGrad(x: Storage, g: Storage): Storage {
-    const [s, a] = this.alloc(x.dtype, x.size);
+    const [s, a] = this.allocOverwritten(x.dtype, x.size);
     siluGradInto(d(x), d(g), a);
     return s;
   }
 
   permute(x: Storage, shape: readonly number[], perm: readonly number[]): Storage {
-    const [s, a] = this.alloc(x.dtype, x.size);
+    const [s, a] = this.allocOverwritten(x.dtype, x.size);
     permuteInto(d(x), a, shape, perm);
     return s;
   }
   expand(x: Storage, outShape: readonly number[], strides: readonly number[]): Storage {
     // An identity copy (reshape, detach, clone, assign) shares the immutable array.
     if (sizeOf(outShape) === x.size && isRowMajor(outShape, strides)) return this.wrap(d(x));
-    const [s, a] = this.alloc(x.dtype, sizeOf(outShape));
+    const [s, a] = this.allocOverwritten(x.dtype, sizeOf(outShape));
     expandInto(d(x), a, outShape, strides);
     return s;
   }
   slice(x: Storage, outer: number, n: number, inner: number, start: number, len: number): Storage {
     // One contiguous run of the input: a view of the immutable array, no copy.
     if (outer === 1) return this.wrap(d(x).subarray(start * inner, (start + len) * inner));
-    const [s, a] = this.alloc(x.dtype, outer * len * inner);
+    const [s, a] = this.allocOverwritten(x.dtype, outer * len * inner);
     sliceInto(d(x), a, outer, n, inner, start, len);
     return s;
   }
   concat(xs: readonly Storage[], ns: readonly number[], outer: number, inner: number): Storage {
     const total = ns.reduce((p, q) => p + q, 0);
-    const [s, a] = this.alloc(xs[0]!.dtype, outer * total * inner);
+    const [s, a] = this.allocOverwritten(xs[0]!.dtype, outer * total * inner);
     concatInto(xs.map(d), ns, a, outer, inner);
     return s;
   }
   gather(x: Storage, index: Storage, outer: number, n: number, inner: number, m: number): Storage {
-    const [s, a] = this.alloc(x.dtype, outer * m * inner);
+    const [s, a] = this.allocOverwritten(x.dtype, outer * m * inner);
     gatherInto(d(x), d(index) as Int32Array, a, outer, n, inner, m);
     return s;
   }
@@ -269,7 +335,7 @@ export class CpuBackend implements Backend {
     return s;
   }
   indexSelect(x: Storage, index: Storage, outer: number, n: number, inner: number, m: number): Storage {
-    const [s, a] = this.alloc(x.dtype, outer * m * inner);
+    const [s, a] = this.allocOverwritten(x.dtype, outer * m * inner);
     indexSelectInto(d(x), d(index) as Int32Array, a, outer, n, inner, m);
     return s;
   }
