@@ -122,6 +122,12 @@ export interface KernelCall {
   groups: number | [number, number, number];
 }
 
+/** Uploads by queue.writeBuffer into clean buffers (true) or through staging copies (false: v1). */
+export const UPLOADS = { writeBuffer: true };
+/** One-element constants are cached and aliased (true) or filled by a dispatch each time (false: v1). */
+export const CONSTANTS = { cache: true };
+const MAX_CONSTANTS = 256;
+
 /** Identity copies share their buffer (true) or copy it (false: v1, kept for tests and benchmarks). */
 export const SHARE_IDENTITY_COPIES = { current: true };
 
@@ -147,6 +153,9 @@ export class WebGpuBackend implements Backend {
   private live = 0;
   private lastError: string | null = null;
   private staging: GPUBuffer[] = [];
+  /** Batches submitted so far (see pool.ts: which free buffers an upload may write). */
+  private epoch = 0;
+  private constants = new Map<string, WebGpuStorage>();
   submits = 0;
 
   constructor(readonly device: GPUDevice, readonly info: GpuDeviceInfo) {
@@ -163,6 +172,9 @@ export class WebGpuBackend implements Backend {
 
   // ---- memory -------------------------------------------------------------------------------
   alloc(dtype: DType, size: number): WebGpuStorage {
+    return this.allocWith(dtype, size, (bytes) => this.pool.acquire(bytes));
+  }
+  private allocWith(dtype: DType, size: number, acquire: (bytes: number) => GPUBuffer): WebGpuStorage {
     if (dtype === 'f64') throw new DTypeError('webgpu: f64 is not supported on the GPU; use f32 (f64 is CPU only)');
     if (size >= 2 ** 31) throw new DeviceError(`webgpu: ${size} elements exceed the 2^31 - 1 limit of 32-bit WGSL indexing`);
     const bytes = Math.max(4, size * 4);
@@ -170,13 +182,22 @@ export class WebGpuBackend implements Backend {
       throw new DeviceError(`webgpu: a ${bytes}-byte buffer exceeds the adapter's maxStorageBufferBindingSize (${this.info.limits.maxStorageBufferBindingSize})`);
     }
     this.live++;
-    return new WebGpuStorage(this, this.pool.acquire(bytes), dtype, size);
+    return new WebGpuStorage(this, acquire(bytes), dtype, size);
   }
   fromArray(data: TypedArray): Storage {
     const dtype = dtypeOfArray(data);
+    if (!UPLOADS.writeBuffer) return this.fromArrayStaged(data);
+    const s = this.allocWith(dtype, data.length, (bytes) => this.pool.acquireClean(bytes, this.epoch));
+    if (data.length === 0) return s;
+    // A clean buffer: no unsubmitted command touches it, so writing it now is safe (pool.ts).
+    this.device.queue.writeBuffer(s.buffer, 0, data.buffer, data.byteOffset, data.byteLength);
+    return s;
+  }
+  /** v1 upload: a mapped staging buffer copied in command order (a buffer creation and a pass break each). */
+  private fromArrayStaged(data: TypedArray): Storage {
+    const dtype = dtypeOfArray(data);
     const s = this.alloc(dtype, data.length);
     if (data.length === 0) return s;
-    // Upload through a staging buffer copied in command order (see pool.ts for why).
     const staging = this.device.createBuffer({ size: data.byteLength, usage: 0x2 | 0x4, mappedAtCreation: true }); // MAP_WRITE | COPY_SRC
     new Uint8Array(staging.getMappedRange()).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
     staging.unmap();
@@ -189,7 +210,23 @@ export class WebGpuBackend implements Backend {
     return s;
   }
   full(size: number, value: number, dtype: DType): Storage {
-    return EW.fill(this, size, value, dtype);
+    if (size !== 1 || !CONSTANTS.cache) return EW.fill(this, size, value, dtype);
+    // One-element constants (the operand behind x.mul(0.5), a 0-d fill) recur every step: keep
+    // one storage per value and hand out aliases (storages are immutable), saving a dispatch each.
+    // So a kernel that writes into a buffer it initialised must use EW.fill, not this.
+    const key = `${dtype}:${dtype === 'f32' ? new Uint32Array(Float32Array.of(value).buffer)[0] : value | 0}`;
+    let c = this.constants.get(key);
+    if (c === undefined) {
+      if (this.constants.size >= MAX_CONSTANTS) {
+        for (const old of this.constants.values()) this.release(old);
+        this.constants.clear();
+      }
+      c = EW.fill(this, 1, value, dtype);
+      this.live--; // the cache's own hold is not a live tensor's
+      this.constants.set(key, c);
+    }
+    this.live++;
+    return c.alias();
   }
   async read(s: Storage): Promise<TypedArray> {
     const st = s as WebGpuStorage;
@@ -216,9 +253,12 @@ export class WebGpuBackend implements Backend {
   dispose(s: Storage): void {
     const st = s as WebGpuStorage;
     if (st.disposed) return;
-    const buf = st.take();
-    if (buf !== null) this.pool.release(buf);
+    this.release(st);
     this.live--;
+  }
+  private release(st: WebGpuStorage): void {
+    const buf = st.take();
+    if (buf !== null) this.pool.release(buf, this.epoch);
   }
   liveBuffers(): number {
     return this.live;
@@ -315,6 +355,7 @@ export class WebGpuBackend implements Backend {
     if (this.uniformUsed > 0) this.device.queue.writeBuffer(this.uniformGpu, 0, this.uniformCpu, 0, this.uniformUsed * UNIFORM_SLOT);
     this.device.queue.submit([this.encoder.finish()]);
     this.submits++;
+    this.epoch++;
     this.encoder = null;
     this.uniformUsed = 0;
     this.dispatches = 0;

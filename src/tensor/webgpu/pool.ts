@@ -1,14 +1,26 @@
 /**
  * GPU memory, bounded: storage buffers come from power-of-two size buckets and go back to them
- * on dispose, immediately reusable. That is safe because every write to a storage buffer is a
- * command in the same ordered stream (kernels, and uploads encoded as copies from a staging
- * buffer): nothing uses queue.writeBuffer on storage, which would jump ahead of commands not
- * yet submitted.
+ * on dispose, immediately reusable. That is safe because every kernel's write to a storage
+ * buffer is a command in the same ordered stream as the reads of earlier commands.
+ *
+ * Uploads are the exception that needs care. queue.writeBuffer is the cheap way to upload (the
+ * alternative, a mapped staging buffer copied in command order, costs a buffer creation and a
+ * compute-pass break per upload, ~100 µs on the software adapter, and a decode step uploads a
+ * dozen small tensors), but it takes effect when called, ahead of commands encoded and not yet
+ * submitted. So an upload may only go into a buffer that no unsubmitted command touches: the
+ * pool records the batch (epoch: the number of submits so far) in which each free buffer was
+ * released, and `acquireClean` hands out only buffers released before the current batch began
+ * (their last readers are already submitted, so they run first), or a new one.
  */
 export const STORAGE_USAGE = 0x80 | 0x4 | 0x8; // STORAGE | COPY_SRC | COPY_DST
 
+interface Free {
+  buf: GPUBuffer;
+  epoch: number;
+}
+
 export class BufferPool {
-  private free = new Map<number, GPUBuffer[]>();
+  private free = new Map<number, Free[]>();
   private inUse = 0;
   private created = 0;
 
@@ -20,20 +32,32 @@ export class BufferPool {
     return b;
   }
 
+  /** Any free buffer of the bucket (most recently released first), or a new one. */
   acquire(bytes: number): GPUBuffer {
     const size = BufferPool.bucket(bytes);
     const list = this.free.get(size);
     this.inUse++;
     const reused = list?.pop();
-    if (reused) return reused;
+    if (reused) return reused.buf;
     this.created++;
     return this.device.createBuffer({ size, usage: STORAGE_USAGE });
   }
 
-  release(buf: GPUBuffer): void {
+  /** A free buffer released before batch `epoch` began (safe for queue.writeBuffer), or a new one. */
+  acquireClean(bytes: number, epoch: number): GPUBuffer {
+    const size = BufferPool.bucket(bytes);
+    const list = this.free.get(size);
+    this.inUse++;
+    // The list is in release order, so its front is the oldest; if that is not clean, none is.
+    if (list && list.length > 0 && list[0]!.epoch < epoch) return list.shift()!.buf;
+    this.created++;
+    return this.device.createBuffer({ size, usage: STORAGE_USAGE });
+  }
+
+  release(buf: GPUBuffer, epoch = 0): void {
     this.inUse--;
     const list = this.free.get(buf.size) ?? [];
-    list.push(buf);
+    list.push({ buf, epoch });
     this.free.set(buf.size, list);
   }
 
@@ -45,7 +69,7 @@ export class BufferPool {
 
   /** Destroys every pooled (free) buffer. */
   trim(): void {
-    for (const l of this.free.values()) for (const b of l) b.destroy();
+    for (const l of this.free.values()) for (const f of l) f.buf.destroy();
     this.free.clear();
   }
 }

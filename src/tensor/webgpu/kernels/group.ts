@@ -23,6 +23,7 @@
 import { DeviceError } from '../../errors.js';
 import { Params, type WebGpuBackend, type WebGpuStorage } from '../backend.js';
 import { groupsFor, main1d } from './common.js';
+import { fill as fillNew } from './elementwise.js';
 
 const BUDGET = 32768;
 
@@ -111,8 +112,9 @@ export function groupChunks(b: WebGpuBackend, ids: WebGpuStorage, l: number, k: 
     throw new DeviceError(`groupChunks: need 1 ≤ e ≤ ${BUDGET}, m ≥ 1, k ≥ 1 and k | L (got L ${l}, k ${k}, e ${e}, m ${m})`);
   }
   const cMax = maxChunks(l, e, m);
-  const tokens = b.full(cMax * m, -1, 'i32') as WebGpuStorage;
-  const pos = b.full(l, -1, 'i32') as WebGpuStorage;
+  // fill, not b.full: these are written below, and b.full may hand out a shared constant
+  const tokens = fillNew(b, cMax * m, -1, 'i32');
+  const pos = fillNew(b, l, -1, 'i32');
   const chunkKey = b.alloc('i32', cMax);
   if (l === 0) return { cMax, tokens, pos, chunkKey };
   const cnt = b.alloc('i32', e);

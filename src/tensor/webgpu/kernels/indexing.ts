@@ -28,6 +28,7 @@
 import type { DType } from '../../dtype.js';
 import { Params, type WebGpuBackend, type WebGpuStorage } from '../backend.js';
 import { groupsFor, main1d, shaderText, wgslType } from './common.js';
+import { fill as fillNew } from './elementwise.js';
 
 /** Bit-moving kernels accept either GPU dtype; this only rejects f64 with the usual message. */
 function checkData(dtype: DType): void {
@@ -426,7 +427,7 @@ export function indexAdd(
   const list = b.alloc('i32', m);
   const scratch: WebGpuStorage[] = [];
   if (m <= n) {
-    const cnt = b.full(n, 0, 'i32') as WebGpuStorage;
+    const cnt = fillNew(b, n, 0, 'i32'); // written below: not b.full, which may share a constant
     const rank = b.alloc('i32', m);
     const later = b.alloc('i32', m);
     for (const [a0, a1] of chunks_(m)) b.run({ code: IA_RANK, buffers: [index, rank, later, cnt], params: params(a0, a1), groups: groupsFor(m) });
