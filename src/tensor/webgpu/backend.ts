@@ -156,6 +156,7 @@ export class WebGpuBackend implements Backend {
   /** Batches submitted so far (see pool.ts: which free buffers an upload may write). */
   private epoch = 0;
   private constants = new Map<string, WebGpuStorage>();
+  private readBuffers = new Map<number, GPUBuffer[]>();
   submits = 0;
 
   constructor(readonly device: GPUDevice, readonly info: GpuDeviceInfo) {
@@ -234,16 +235,30 @@ export class WebGpuBackend implements Backend {
     if (st.size === 0) return out;
     const bytes = st.size * 4;
     this.flush();
-    const staging = this.device.createBuffer({ size: Math.ceil(bytes / 4) * 4, usage: 0x1 | 0x8 }); // MAP_READ | COPY_DST
+    // Read-back buffers are reused by size bucket: creating one per read cost more than the read.
+    const size = BufferPool.bucket(bytes);
+    const free = this.readBuffers.get(size);
+    const staging = free?.pop() ?? this.device.createBuffer({ size, usage: 0x1 | 0x8 }); // MAP_READ | COPY_DST
     const enc = this.device.createCommandEncoder();
     enc.copyBufferToBuffer(st.buffer, 0, staging, 0, bytes);
     this.device.queue.submit([enc.finish()]);
     this.submits++;
-    await staging.mapAsync(0x1);
-    const mapped = staging.getMappedRange(0, bytes);
-    (out as Float32Array).set(st.dtype === 'i32' ? new Int32Array(mapped) : new Float32Array(mapped));
-    staging.unmap();
-    staging.destroy();
+    try {
+      await staging.mapAsync(0x1, 0, bytes);
+      const mapped = staging.getMappedRange(0, bytes);
+      (out as Float32Array).set(st.dtype === 'i32' ? new Int32Array(mapped) : new Float32Array(mapped));
+      staging.unmap();
+    } catch (e) {
+      staging.destroy();
+      throw e;
+    }
+    const list = this.readBuffers.get(size) ?? [];
+    if (list.length < 4) {
+      list.push(staging);
+      this.readBuffers.set(size, list);
+    } else {
+      staging.destroy();
+    }
     this.throwIfError();
     return out;
   }
