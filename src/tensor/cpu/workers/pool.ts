@@ -96,6 +96,8 @@ export class WasmWorkerPool {
     for (let slot = 0; slot < count; slot++) {
       const w = new Worker(WORKER_SOURCE, {
         eval: true,
+        // Not the parent's flags: `--input-type=module` would make this CommonJS source ESM.
+        execArgv: [],
         workerData: { module, memory, control: this.ctl.buffer, slot, exportName, nargs },
       });
       w.on('error', (e: unknown) => {

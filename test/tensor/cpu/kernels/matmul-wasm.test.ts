@@ -10,6 +10,9 @@
  * (Where a result is NaN, only its NaN-ness is compared: NaN bits differ between WebAssembly
  * and JS; the inputs elsewhere are finite.)
  */
+import { spawnSync } from 'node:child_process';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cpuMatmulImpl, matmulInto, matmulJs, matmulNaiveF32 } from '../../../../src/tensor/cpu/kernels/matmul.js';
@@ -243,6 +246,25 @@ describe('WebAssembly SIMD f32 matmul (v3)', () => {
     const c = { m: 11, k: 13, n: 17, aOff: 1, bOff: 1, outOff: 1, transA: true, transB: false, seed: 3 };
     const [got, want] = runBoth(c);
     expectSame(got, want, c);
+  });
+
+  it('lets a process exit on its own after using worker threads (they are unref()ed)', () => {
+    // Like the CLI tests, this runs the build (npm test builds first).
+    const dist = resolve(dirname(fileURLToPath(import.meta.url)), '../../../../dist/tensor/cpu/kernels/matmul-wasm.js');
+    const script = `
+      import { configureWasmMatmul, startWasmMatmulWorkers, matmulWasmF32 } from ${JSON.stringify(pathToFileURL(dist).href)};
+      configureWasmMatmul({ threads: 2, parallelMinMacs: 0 });
+      const threads = startWasmMatmulWorkers();
+      const a = new Float32Array(40 * 30).fill(1), b = new Float32Array(30 * 50).fill(2), c = new Float32Array(40 * 50);
+      matmulWasmF32(a, 0, b, 0, c, 0, 40, 30, 50, false, false);
+      console.log(threads, c[0], c[c.length - 1]);`;
+    const t0 = Date.now();
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+    expect(r.error).toBeUndefined();
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout.trim()).toBe('2 60 60');
+    expect(Date.now() - t0).toBeLessThan(30_000);
   });
 
   it('is what matmulInto runs for f32: same bits as matmulNaiveF32 through the dispatcher', () => {
