@@ -70,10 +70,14 @@ describe('CPU array recycling', () => {
     expectBitwise(z1!, z0!, 'zeros');
   });
 
-  it('stays within its bound', () => {
+  it('stays within its bound, letting the longest-held arrays go first', () => {
     pool.clear();
     pool.maxBytes = 10_000;
     for (let i = 0; i < 10; i++) tensor(new Float32Array(1000)).dispose();
+    expect(pool.heldBytes).toBeLessThanOrEqual(10_000);
+    // A new size evicts old ones rather than being refused.
+    tensor(new Float32Array(1500)).dispose();
+    expect(pool.take('f32', 1500)).toBeDefined();
     expect(pool.heldBytes).toBeLessThanOrEqual(10_000);
     pool.clear();
   });
