@@ -257,13 +257,16 @@ function compute(
       rt.recordOf[slot] = record;
       pool.post(slot, [job, t + 1]);
     });
-    let localError: unknown = null;
+    // Before throwing, let the workers finish: they write into memory the next call reuses.
+    const fail = (e: unknown): never => {
+      for (const slot of helpers) pool.waitIdle(slot);
+      throw e;
+    };
     try {
       rt.run(job, 0);
     } catch (e) {
-      localError = e;
+      fail(e);
     }
-    if (localError) throw localError;
     // Every unit is claimed; wait for the ones still running on workers.
     const total = plan.rowBlocks * plan.colBlocks;
     const at = jb + JOB.compDone;
@@ -272,11 +275,9 @@ function compute(
       const seen = Atomics.load(J, at);
       if (seen >= total) break;
       Atomics.wait(J, at, seen, 5);
-      for (const slot of helpers) {
-        if (pool.failedJob(slot)) {
-          rt.poolError = 'a worker thread failed (see stderr); running single-threaded from now on';
-          throw new Error(`stablerl cpu matmul: ${rt.poolError}`);
-        }
+      if (helpers.some((slot) => pool.failedJob(slot))) {
+        rt.poolError = 'a worker thread failed (see stderr); running single-threaded from now on';
+        fail(new Error(`stablerl cpu matmul: ${rt.poolError}`));
       }
     }
   }
