@@ -26,7 +26,7 @@ import { sizeOf } from '../shape.js';
 import { BINARY_FN, COMPARE_FN, binaryInto, unaryInto, whereInto } from './elementwise.js';
 import { concatInto, expandInto, gatherInto, indexAddInto, indexSelectInto, permuteInto, scatterAddInto, sliceInto } from './indexing.js';
 import { cpuMatmulImpl, matmulInto, type FloatArray } from './kernels/matmul.js';
-import { siluGradInto } from './fused.js';
+import { siluGradInto, siluWithSigmoidInto } from './fused.js';
 import { adamwInto, type AdamWScalars } from './optim.js';
 import { adamwWasmInto } from './optim-wasm.js';
 import { argmaxInto, logsumexpInto, reduceInto, softmaxInto, topkInto } from './reduce.js';
@@ -318,11 +318,18 @@ export class CpuBackend implements Backend {
     return [sp, sm, sv];
   }
 
-  /** silu'(x)·g in one pass (CPU only, outside the Backend interface; see fused.ts). */
-  siluGrad(x: Storage, g: Storage): Storage {
+  /** silu'(x)·g in one pass, from sigmoid(x) when given (CPU only, outside the Backend interface; see fused.ts). */
+  siluGrad(x: Storage, g: Storage, sig?: Storage): Storage {
     const [s, a] = this.allocOverwritten(x.dtype, x.size);
-    siluGradInto(d(x), d(g), a);
+    siluGradInto(d(x), d(g), a, sig === undefined ? undefined : d(sig));
     return s;
+  }
+  /** silu(x) and the rounded sigmoid(x) its gradient needs, in one pass (see fused.ts). */
+  siluWithSigmoid(x: Storage): [Storage, Storage] {
+    const [sy, y] = this.allocOverwritten(x.dtype, x.size);
+    const [ss, sg] = this.allocOverwritten(x.dtype, x.size);
+    siluWithSigmoidInto(d(x), y, sg);
+    return [sy, ss];
   }
 
   permute(x: Storage, shape: readonly number[], perm: readonly number[]): Storage {
@@ -366,7 +373,7 @@ export class CpuBackend implements Backend {
     return s;
   }
   indexAdd(src: Storage, index: Storage, outer: number, n: number, inner: number, m: number): Storage {
-    const [s, a] = this.alloc(src.dtype, outer * n * inner);
+    const [s, a] = this.allocOverwritten(src.dtype, outer * n * inner);
     indexAddInto(d(src), d(index) as Int32Array, a, outer, n, inner, m);
     return s;
   }

@@ -86,14 +86,31 @@ export function indexSelectInto(
   }
 }
 
+/**
+ * out[o, index[j], i] = Σ_j src[o, j, i] over the j that pick that row, in j order, from +0;
+ * rows no j picks are 0. `out` may hold anything on entry: every element is written. A row's
+ * first term is written as src + 0 rather than added to a zeroed row (the same IEEE result:
+ * +0 + s = s + 0, which turns −0 into +0 exactly as the addition did), so the output is neither
+ * zero-filled first nor read before the first write (the embedding gradient of the chunked
+ * expert weights is this, at tens of megabytes per training step).
+ */
 export function indexAddInto(
   src: TypedArray, index: Int32Array, out: TypedArray, outer: number, n: number, inner: number, m: number,
 ): void {
+  const seen = new Uint8Array(n);
   for (let o = 0; o < outer; o++) {
+    seen.fill(0);
     for (let j = 0; j < m; j++) {
-      const ob = (o * n + index[j]!) * inner;
+      const row = index[j]!;
+      const ob = (o * n + row) * inner;
       const sb = (o * m + j) * inner;
-      for (let i = 0; i < inner; i++) out[ob + i]! += src[sb + i]!;
+      if (seen[row] === 0) {
+        seen[row] = 1;
+        for (let i = 0; i < inner; i++) out[ob + i] = src[sb + i]! + 0;
+      } else {
+        for (let i = 0; i < inner; i++) out[ob + i]! += src[sb + i]!;
+      }
     }
+    for (let row = 0; row < n; row++) if (seen[row] === 0) out.fill(0, (o * n + row) * inner, (o * n + row + 1) * inner);
   }
 }
