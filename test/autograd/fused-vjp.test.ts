@@ -1,7 +1,8 @@
 /**
  * Fused CPU vjp kernels (src/tensor/cpu/fused.ts) against the composed rules they replace
- * (src/autograd/ops/elementwise.ts, run with fusedCpuVjps.enabled = false): the gradients of
- * silu agree bit for bit in f32 and f64 over values that include ±0, ±Inf, NaN, large and tiny
+ * (src/autograd/ops/elementwise.ts, run with fusedCpuVjps.enabled = false): silu's values and
+ * gradients agree bit for bit in f32 and f64, with the forward keeping sigmoid(x) for the
+ * backward and without (recomputed), over values that include ±0, ±Inf, NaN, large and tiny
  * magnitudes, with arbitrary upstream gradients; under createGraph the composed rule runs (the
  * fused kernel is not differentiable) and second derivatives still come out.
  */
@@ -15,14 +16,21 @@ import { expectBitwise } from '../helpers/reduce.js';
 const special = fc.constantFrom(NaN, 0, -0, Infinity, -Infinity, 1e-30, -1e-30, 40, -40, 100, -100);
 const valueArb = fc.oneof({ weight: 6, arbitrary: fc.double({ min: -12, max: 12, noNaN: true }) }, { weight: 1, arbitrary: special });
 
-function siluGrad(xs: number[], gs: number[], dtype: 'f32' | 'f64', fused: boolean): ArrayLike<number> {
+/**
+ * silu's forward values and gradient. fused: the forward keeps sigmoid(x) and the fused kernel
+ * uses it; 'recompute': the forward runs without the fused switch (plain unary kernel), the
+ * backward with it (the fused kernel recomputes the sigmoid); false: composed ops throughout.
+ */
+function siluGrad(xs: number[], gs: number[], dtype: 'f32' | 'f64', fused: boolean | 'recompute'): ArrayLike<number>[] {
   const prev = fusedCpuVjps.enabled;
-  fusedCpuVjps.enabled = fused;
   try {
     return tidy(() => {
       const x = tensor(xs, { dtype, requiresGrad: true });
-      x.silu().backward(tensor(gs, { dtype }));
-      const out = x.grad!.toArraySync();
+      fusedCpuVjps.enabled = fused === true;
+      const y = x.silu();
+      fusedCpuVjps.enabled = fused !== false;
+      y.backward(tensor(gs, { dtype }));
+      const out = [y.toArraySync(), x.grad!.toArraySync()];
       x.dispose();
       return out;
     });
@@ -36,7 +44,12 @@ describe('fused CPU vjps vs the composed rules (bit for bit)', () => {
     it(`silu ${dtype}`, () => {
       fc.assert(
         fc.property(fc.integer({ min: 1, max: 50 }).chain((n) => fc.tuple(fc.array(valueArb, { minLength: n, maxLength: n }), fc.array(valueArb, { minLength: n, maxLength: n }))), ([xs, gs]) => {
-          expectBitwise(siluGrad(xs, gs, dtype, true), siluGrad(xs, gs, dtype, false), `silu' ${dtype}`);
+          const [y0, g0] = siluGrad(xs, gs, dtype, false);
+          for (const mode of [true, 'recompute'] as const) {
+            const [y1, g1] = siluGrad(xs, gs, dtype, mode);
+            expectBitwise(y1!, y0!, `silu ${dtype} (${mode})`);
+            expectBitwise(g1!, g0!, `silu' ${dtype} (${mode})`);
+          }
         }),
         { numRuns: 300 },
       );

@@ -79,10 +79,26 @@ export function unary(op: UnaryOp, x: Tensor): Tensor {
   if (!isFloat(x.dtype) && !INT_UNARY.has(op)) {
     throw new DTypeError(`${op}: input has dtype ${x.dtype}; ${op} needs f32 or f64 (convert with .to('f32'))`);
   }
+  if (op === 'silu' && fusedCpuVjps.enabled && x.device === 'cpu' && x.requiresGrad && isGradEnabled()) return siluKeepingSigmoid(x);
   const y = new TensorClass(x.backend.unary(op, x.storage), x.shape);
   const rule = UNARY_GRAD[op];
   if (rule === null) return y;
   return record(op, [x], y, (g) => [rule(x, y, g)]);
+}
+
+/**
+ * silu on the CPU when its gradient will be wanted: the forward pass also keeps sigmoid(x)
+ * (rounded as the composed rule's sigmoid would be), so the fused backward needs no exp. Values
+ * are those of unary('silu') and of the composed rule, bit for bit.
+ */
+function siluKeepingSigmoid(x: Tensor): Tensor {
+  const [ys, ss] = cpuBackend.siluWithSigmoid(x.storage);
+  const y = new TensorClass(ys, x.shape);
+  const sig = new TensorClass(ss, x.shape);
+  return record('silu', [x], y, (g) => {
+    if (useFusedCpu(x, g) && !sig.isDisposed) return [new TensorClass(cpuBackend.siluGrad(x.storage, g.storage, sig.storage), x.shape)];
+    return [UNARY_GRAD.silu!(x, y, g)];
+  });
 }
 
 export const neg = (x: Tensor) => unary('neg', x);

@@ -13,22 +13,38 @@ import { sigmoid } from './scalar-math.js';
 
 /**
  * silu'(x)·g, composed in elementwise.ts as mul(g, mul(s, add(1, mul(x, sub(1, s))))) with
- * s = sigmoid(x): six passes and a second sigmoid, here one.
+ * s = sigmoid(x): six passes and a second sigmoid, here one pass, and no exp at all when the
+ * forward pass kept s (`sig`, see siluWithSigmoidInto).
  */
-export function siluGradInto(x: TypedArray, g: TypedArray, out: TypedArray): void {
+export function siluGradInto(x: TypedArray, g: TypedArray, out: TypedArray, sig?: TypedArray): void {
   const n = x.length;
   if (x instanceof Float32Array) {
     const f = Math.fround;
     for (let i = 0; i < n; i++) {
       const v = x[i]!;
-      const s = f(sigmoid(v));
+      const s = sig === undefined ? f(sigmoid(v)) : sig[i]!;
       out[i] = g[i]! * f(s * f(1 + f(v * f(1 - s))));
     }
   } else {
     for (let i = 0; i < n; i++) {
       const v = x[i]!;
-      const s = sigmoid(v);
+      const s = sig === undefined ? sigmoid(v) : sig[i]!;
       out[i] = g[i]! * (s * (1 + v * (1 - s)));
     }
+  }
+}
+
+/**
+ * silu(x) = x·sigmoid(x) (the same double product, rounded once, as the unary kernel), and
+ * sigmoid(x) rounded to the dtype into `sig`: what the composed vjp's sigmoid(x) would be, kept
+ * so the backward pass (siluGradInto with `sig`) needs no second exp.
+ */
+export function siluWithSigmoidInto(x: TypedArray, out: TypedArray, sig: TypedArray): void {
+  const n = x.length;
+  for (let i = 0; i < n; i++) {
+    const v = x[i]!;
+    const s = sigmoid(v);
+    out[i] = v * s;
+    sig[i] = s;
   }
 }
