@@ -10,7 +10,7 @@
  * discrepancy that IS correction and R3 are there to remove.
  */
 import {
-  ConfigError, DTypeError, Rng, ShapeError, Tensor, tensor, type DeviceName, type RngState,
+  ConfigError, DTypeError, Rng, ShapeError, Tensor, tensor, tidy, type DeviceName, type RngState,
 } from '../tensor/index.js';
 import {
   add, cat, div, embedding, exp, logSoftmax, logsumexp, matmulT, mul, noGrad, reshape, roundBf16,
@@ -54,6 +54,17 @@ type W = {
   embed: Tensor; norm: Tensor; lmHead: Tensor;
   blocks: { attnNorm: Tensor; wq: Tensor; wk: Tensor; wv: Tensor; wo: Tensor; moeNorm: Tensor; router: Tensor; wGate: Tensor; wUp: Tensor; wDown: Tensor }[];
 };
+
+/**
+ * One synchronous stretch of the engine's work, between two awaits: without recording (noGrad
+ * around an async function would only cover it up to its first await) and with every
+ * intermediate disposed on the spot (tidy), so decoding keeps no tape and returns its arrays to
+ * the backend's pool instead of leaving them to the garbage collector. The caller owns, and
+ * disposes, what it returns.
+ */
+function segment<T>(fn: () => T): T {
+  return noGrad(() => tidy(fn));
+}
 
 export class InferenceEngine {
   readonly profile: NumericsProfile;
@@ -197,9 +208,11 @@ export class InferenceEngine {
     const layer = this.model.blocks[l]!.moe;
     const k = layer.topK;
     const [n, d] = x.shape as [number, number];
-    const logits = this.mm(x, b.router, false, true);
+    const logits = segment(() => this.mm(x, b.router, false, true));
     const e = logits.shape[1]!;
-    const ids = (await logits.topk(k, -1).indices.toArray()) as Int32Array;
+    const top = segment(() => logits.topk(k, -1).indices);
+    const ids = (await top.toArray()) as Int32Array;
+    top.dispose();
     const flip = this.profile.routeFlip;
     if (flip && k < e) {
       const L = await logits.toArray();
@@ -216,16 +229,19 @@ export class InferenceEngine {
         if (row[last]! - row[out]! < flip.gap && this.rng.uniform(1)[0]! < flip.p) ids[t * k + k - 1] = out;
       }
     }
-    const idx = tensor(ids, { shape: [n, k], dtype: 'i32', device: x.device });
-    const weights = gateWeights(logits, idx, layer.gate);
-    const sparse = layer.dispatch === 'sparse' || (layer.dispatch === 'auto' && x.device === 'cpu');
-    // The trainer's dispatch, with the engine's own expert matmuls (rounded / split-K).
-    const run = (xe: Tensor, wg: Tensor, wu: Tensor, wd: Tensor) =>
-      this.mm(this.mm(xe, wg, false, true).silu().mul(this.mm(xe, wu, false, true)), wd, false, true);
-    const rows = expertRows(x, ids, { router: b.router, wGate: b.wGate, wUp: b.wUp, wDown: b.wDown }, sparse ? 'sparse' : 'dense', run);
-    const out = this.profile.splitReductions
-      ? add(mul(slice(rows, 1, 0, 1), slice(weights, 1, 0, 1).unsqueeze(-1)).sum(1), mul(slice(rows, 1, 1, k), slice(weights, 1, 1, k).unsqueeze(-1)).sum(1))
-      : rows.mul(weights.unsqueeze(-1)).sum(1);
+    const out = segment(() => {
+      const idx = tensor(ids, { shape: [n, k], dtype: 'i32', device: x.device });
+      const weights = gateWeights(logits, idx, layer.gate);
+      const sparse = layer.dispatch === 'sparse' || (layer.dispatch === 'auto' && x.device === 'cpu');
+      // The trainer's dispatch, with the engine's own expert matmuls (rounded / split-K).
+      const run = (xe: Tensor, wg: Tensor, wu: Tensor, wd: Tensor) =>
+        this.mm(this.mm(xe, wg, false, true).silu().mul(this.mm(xe, wu, false, true)), wd, false, true);
+      const rows = expertRows(x, ids, { router: b.router, wGate: b.wGate, wUp: b.wUp, wDown: b.wDown }, sparse ? 'sparse' : 'dense', run);
+      return this.profile.splitReductions
+        ? add(mul(slice(rows, 1, 0, 1), slice(weights, 1, 0, 1).unsqueeze(-1)).sum(1), mul(slice(rows, 1, 1, k), slice(weights, 1, 1, k).unsqueeze(-1)).sum(1))
+        : rows.mul(weights.unsqueeze(-1)).sum(1);
+    });
+    logits.dispose();
     return { out, ids };
   }
 
@@ -233,21 +249,29 @@ export class InferenceEngine {
   private async forward(tokens: Tensor, cache: KVCache, offset: number): Promise<{ logits: Tensor; ids: Int32Array[] }> {
     const c = this.model.config;
     const [B, T] = tokens.shape as [number, number];
-    let h = embedding(this.w.embed, tokens);
+    let h = segment(() => embedding(this.w.embed, tokens));
     const ids: Int32Array[] = [];
     for (let l = 0; l < c.nLayers; l++) {
       const blk = this.model.blocks[l]!;
-      const a = h.add(this.attention(this.rmsNorm(h, this.w.blocks[l]!.attnNorm, blk.attnNorm.eps), l, cache, offset));
-      const y = this.rmsNorm(a, this.w.blocks[l]!.moeNorm, blk.moeNorm.eps).reshape([B * T, c.dModel]);
+      const [a, y] = segment(() => {
+        const a = h.add(this.attention(this.rmsNorm(h, this.w.blocks[l]!.attnNorm, blk.attnNorm.eps), l, cache, offset));
+        return [a, this.rmsNorm(a, this.w.blocks[l]!.moeNorm, blk.moeNorm.eps).reshape([B * T, c.dModel])] as const;
+      });
+      h.dispose();
       const r = await this.moe(y, l);
       ids.push(r.ids);
-      h = a.add(r.out.reshape([B, T, c.dModel]));
+      h = segment(() => a.add(r.out.reshape([B, T, c.dModel])));
+      for (const t of [a, y, r.out]) t.dispose();
     }
-    let logits = this.mm(this.rmsNorm(h, this.w.norm, this.model.norm.eps), this.w.lmHead, false, true);
-    if (this.profile.logitNoise > 0) {
-      const noise = this.rng.normal(logits.size);
-      logits = logits.add(tensor(Float32Array.from(noise, (z) => z * this.profile.logitNoise), { shape: logits.shape, device: logits.device }).to(logits.dtype));
-    }
+    const logits = segment(() => {
+      let lg = this.mm(this.rmsNorm(h, this.w.norm, this.model.norm.eps), this.w.lmHead, false, true);
+      if (this.profile.logitNoise > 0) {
+        const noise = this.rng.normal(lg.size);
+        lg = lg.add(tensor(Float32Array.from(noise, (z) => z * this.profile.logitNoise), { shape: lg.shape, device: lg.device }).to(lg.dtype));
+      }
+      return lg;
+    });
+    h.dispose();
     return { logits, ids };
   }
 
@@ -302,9 +326,12 @@ export class InferenceEngine {
       for (let step = 0; step < maxNew; step++) {
         const T = input.shape[1]!;
         const { logits, ids } = await this.forward(input, cache, offset);
+        input.dispose();
         ids.forEach((a, l) => idsPerLayer[l]!.push(a));
-        const last = T === 1 ? logits : slice(logits, 1, T - 1, T);
-        const logp = (await this.logSoftmax(div(last, tau)).toArray()) as Float32Array | Float64Array;
+        const lp = segment(() => this.logSoftmax(div(T === 1 ? logits : slice(logits, 1, T - 1, T), tau)));
+        logits.dispose();
+        const logp = (await lp.toArray()) as Float32Array | Float64Array;
+        lp.dispose();
         const V = c.vocabSize;
         const u = rng.uniform(B);
         const next = new Int32Array(B);
