@@ -11,8 +11,9 @@
  *   p ← p − lr·wd·p                                  (decoupled weight decay)
  *   p ← p − lr·m̂ / (√v̂ + eps)
  * computed as torch does: p·(1 − lr·wd), then p − (lr/(1 − β1^t))·m / (√v/√(1 − β2^t) + eps).
- * On the CPU the update runs as one fused loop (src/tensor/cpu/optim.ts), bit-identical to the
- * composed tensor ops of adamwUpdateComposed, which stay as its reference and as the GPU path.
+ * On the CPU the update runs as one fused loop (src/tensor/cpu/optim.ts), on WebGPU as one
+ * fused kernel (src/tensor/webgpu/kernels/optim.ts), both bit-identical to the composed tensor
+ * ops of adamwUpdateComposed, which stay as their reference.
  * A parameter whose .grad is null is skipped entirely (no decay, no state change), and, as in
  * torch, t counts only the steps at which that parameter had a gradient.
  *
@@ -158,9 +159,11 @@ export function adamwUpdateComposed(p: Tensor, g: Tensor, m: Tensor, v: Tensor, 
   p.assign(decayed.sub(m.div(denom).mul(lr / bc1)));
 }
 
-/** The same update as adamwUpdateComposed, bit for bit, in one pass of the CPU kernel. */
+/** The same update as adamwUpdateComposed, bit for bit, in one pass of the CPU or WebGPU kernel. */
 export function adamwUpdateFused(p: Tensor, g: Tensor, m: Tensor, v: Tensor, s: AdamWScalars): void {
-  const [np, nm, nv] = cpuBackend.adamw(p.storage, g.storage, m.storage, v.storage, s);
+  type S = Tensor['storage'];
+  type Fused = { adamw(p: S, g: S, m: S, v: S, s: AdamWScalars): [S, S, S] };
+  const [np, nm, nv] = (p.device === 'cpu' ? cpuBackend : (p.backend as unknown as Fused)).adamw(p.storage, g.storage, m.storage, v.storage, s);
   // assign of a same-size CPU tensor shares its array (no copy); the wrappers go with the tidy.
   m.assign(new Tensor(nm, m.shape));
   v.assign(new Tensor(nv, v.shape));
@@ -216,8 +219,8 @@ export class AdamW extends Optimizer {
         const st = s;
         st.step++;
         const scalars = { beta1: b1, beta2: b2, eps, lr, weightDecay: wd, bc1: 1 - b1 ** st.step, bc2: 1 - b2 ** st.step };
-        const cpu = p.device === 'cpu' && AdamW.fused;
-        tidy(() => (cpu ? adamwUpdateFused : adamwUpdateComposed)(p, g, st.m, st.v, scalars));
+        const fused = AdamW.fused && (p.device === 'cpu' || (p.device === 'webgpu' && p.dtype === 'f32'));
+        tidy(() => (fused ? adamwUpdateFused : adamwUpdateComposed)(p, g, st.m, st.v, scalars));
       });
     });
   }

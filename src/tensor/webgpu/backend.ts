@@ -22,6 +22,7 @@ import * as EW from './kernels/elementwise.js';
 import * as RD from './kernels/reduce.js';
 import * as IX from './kernels/indexing.js';
 import * as MM from './kernels/matmul.js';
+import * as OPT from './kernels/optim.js';
 
 /**
  * A GPU buffer and the number of storages that hold it. Storages are immutable once their
@@ -432,6 +433,11 @@ export class WebGpuBackend implements Backend {
   }
 
   matmul(a: Storage, b: Storage, p: MatmulParams): Storage { return MM.matmul(this, a as WebGpuStorage, b as WebGpuStorage, p); }
+
+  /** The fused AdamW update (kernels/optim.ts), bit-identical to the composed ops; same shape as the CPU backend's. */
+  adamw(p: Storage, g: Storage, m: Storage, v: Storage, scalars: OPT.AdamWScalarsGpu): [Storage, Storage, Storage] {
+    return OPT.adamw(this, p as WebGpuStorage, g as WebGpuStorage, m as WebGpuStorage, v as WebGpuStorage, scalars);
+  }
 
   slice(x: Storage, outer: number, n: number, inner: number, start: number, len: number): Storage {
     return IX.slice(this, x as WebGpuStorage, outer, n, inner, start, len);
