@@ -75,9 +75,15 @@ export class CpuStorage implements Storage {
  */
 export class ArrayPool {
   private readonly free = new Map<string, TypedArray[]>();
-  private readonly held = new Set<TypedArray>();
-  /** Arrays in the order they were given (entries already taken are skipped and compacted). */
-  private order: TypedArray[] = [];
+  /** Held arrays, each with the number of the give() that put it here. */
+  private readonly held = new Map<TypedArray, number>();
+  /**
+   * [array, give number] in the order given. An entry is current only while the array is held
+   * under that number: one array taken and given back many times leaves stale entries, which
+   * eviction skips and compaction drops.
+   */
+  private order: [TypedArray, number][] = [];
+  private gives = 0;
   private bytes = 0;
   constructor(public maxBytes: number) {}
 
@@ -89,6 +95,9 @@ export class ArrayPool {
     }
     return a;
   }
+  private current(e: [TypedArray, number]): boolean {
+    return this.held.get(e[0]) === e[1];
+  }
   give(a: TypedArray): void {
     if (a.length === 0 || a.byteOffset !== 0 || a.byteLength !== a.buffer.byteLength || a.byteLength > this.maxBytes) return;
     if (typeof SharedArrayBuffer === 'function' && a.buffer instanceof SharedArrayBuffer) return;
@@ -97,20 +106,31 @@ export class ArrayPool {
     let list = this.free.get(key);
     if (list === undefined) this.free.set(key, (list = []));
     list.push(a);
-    this.held.add(a);
-    this.order.push(a);
+    const g = ++this.gives;
+    this.held.set(a, g);
+    this.order.push([a, g]);
     this.bytes += a.byteLength;
-    if (this.order.length > 4 * this.held.size + 1024) this.order = this.order.filter((x) => this.held.has(x));
+    if (this.order.length > 2 * this.held.size + 1024) this.order = this.order.filter((e) => this.current(e));
   }
   private evictOldest(): void {
     for (;;) {
-      const a = this.order.shift()!;
-      if (!this.held.delete(a)) continue;
+      const e = this.order.shift()!;
+      if (!this.current(e)) continue;
+      const a = e[0];
+      this.held.delete(a);
       const list = this.free.get(`${dtypeOfArray(a)}:${a.length}`)!;
       list.splice(list.indexOf(a), 1);
       this.bytes -= a.byteLength;
       return;
     }
+  }
+  /** Entries in the eviction queue, stale ones included (at most 2·heldCount + 1024). */
+  get queued(): number {
+    return this.order.length;
+  }
+  /** Arrays held for reuse. */
+  get heldCount(): number {
+    return this.held.size;
   }
   /** Bytes held for reuse. */
   get heldBytes(): number {

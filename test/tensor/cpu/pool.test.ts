@@ -2,8 +2,9 @@
  * Recycling of disposed CPU arrays (src/tensor/cpu/backend.ts, ArrayPool): a recycled array is
  * never still referenced (reshape and slice aliases keep their buffer out of the pool until the
  * last of them is disposed), zero-initialised outputs (zeros, indexAdd's accumulator) come back
- * zeroed even from a pool full of garbage, the pool stays within its bound, and training steps
- * of a small MoE model give the same bits with recycling on and off.
+ * zeroed even from a pool full of garbage, the pool stays within its bound (and its eviction
+ * queue stays short when one array cycles through it), and training steps of a small MoE model
+ * give the same bits with recycling on and off.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { Rng, cpuBackend, nn, randint, tensor, tidy, zeros, moe } from '../../../src/index.js';
@@ -79,6 +80,17 @@ describe('CPU array recycling', () => {
     tensor(new Float32Array(1500)).dispose();
     expect(pool.take('f32', 1500)).toBeDefined();
     expect(pool.heldBytes).toBeLessThanOrEqual(10_000);
+    pool.clear();
+  });
+
+  it('one array taken and given back many times keeps the eviction queue bounded', () => {
+    pool.clear();
+    const x = tensor(new Float32Array(256).fill(1));
+    for (let i = 0; i < 5000; i++) {
+      x.transpose(0, 0).mul(2).dispose();
+      if (pool.queued > 2 * pool.heldCount + 1024) expect.fail(`iteration ${i}: ${pool.queued} queued for ${pool.heldCount} held`);
+    }
+    x.dispose();
     pool.clear();
   });
 
