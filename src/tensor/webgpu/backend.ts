@@ -67,49 +67,49 @@ export class WebGpuStorage implements Storage {
   }
 }
 
-/** Little helper to lay out a uniform struct of 4-byte scalars (and 16-byte-aligned vec4 arrays). */
+/**
+ * Little helper to lay out a uniform struct of 4-byte scalars (and 16-byte-aligned vec4 arrays).
+ * Values are kept as raw 32-bit words, so `run()` copies them straight into the uniform ring.
+ */
 export class Params {
   private words: number[] = [];
-  private kinds: ('u' | 'i' | 'f')[] = [];
+  private static readonly f = new Float32Array(1);
+  private static readonly u = new Uint32Array(Params.f.buffer);
   u32(...v: number[]): this {
-    for (const x of v) {
-      this.words.push(x);
-      this.kinds.push('u');
-    }
+    for (const x of v) this.words.push(x >>> 0);
     return this;
   }
   i32(...v: number[]): this {
-    for (const x of v) {
-      this.words.push(x);
-      this.kinds.push('i');
-    }
+    for (const x of v) this.words.push((x | 0) >>> 0);
     return this;
   }
   f32(...v: number[]): this {
     for (const x of v) {
-      this.words.push(x);
-      this.kinds.push('f');
+      Params.f[0] = x;
+      this.words.push(Params.u[0]!);
     }
     return this;
   }
   /** Pads to a 16-byte boundary (before an array<vec4<u32>, N> member). */
   align16(): this {
-    while (this.words.length % 4 !== 0) this.u32(0);
+    while (this.words.length % 4 !== 0) this.words.push(0);
     return this;
   }
+  /** Size in bytes, padded to 16 (at least 16). */
+  get byteLength(): number {
+    return Math.max(4, Math.ceil(this.words.length / 4) * 4) * 4;
+  }
+  /** Writes the words at `dst[at..]` (the rest of the padded size is zeros). */
+  writeTo(dst: Uint32Array, at: number): void {
+    const w = this.words;
+    for (let k = 0; k < w.length; k++) dst[at + k] = w[k]!;
+    const end = this.byteLength / 4;
+    for (let k = w.length; k < end; k++) dst[at + k] = 0;
+  }
   bytes(): ArrayBuffer {
-    const n = Math.max(4, Math.ceil(this.words.length / 4) * 4);
-    const buf = new ArrayBuffer(n * 4);
-    const u = new Uint32Array(buf);
-    const i = new Int32Array(buf);
-    const f = new Float32Array(buf);
-    this.words.forEach((w, k) => {
-      const kind = this.kinds[k];
-      if (kind === 'u') u[k] = w >>> 0;
-      else if (kind === 'i') i[k] = w | 0;
-      else f[k] = w;
-    });
-    return buf;
+    const u = new Uint32Array(this.byteLength / 4);
+    this.writeTo(u, 0);
+    return u.buffer;
   }
 }
 
@@ -149,6 +149,7 @@ export class WebGpuBackend implements Backend {
   private pass: GPUComputePassEncoder | null = null;
   private dispatches = 0;
   private uniformCpu = new ArrayBuffer(UNIFORM_SLOT * UNIFORM_SLOTS);
+  private uniformWords = new Uint32Array(this.uniformCpu);
   private uniformGpu: GPUBuffer;
   private uniformUsed = 0;
   private live = 0;
@@ -345,10 +346,10 @@ export class WebGpuBackend implements Backend {
     this.pass.setPipeline(p.pipeline);
     if (p.hasUniform) {
       if (!call.params) throw new DeviceError('webgpu: this kernel declares a uniform but the call passes no params');
-      const bytes = call.params.bytes();
-      if (bytes.byteLength > UNIFORM_SLOT) throw new DeviceError(`webgpu: kernel params of ${bytes.byteLength} bytes exceed ${UNIFORM_SLOT}`);
+      const len = call.params.byteLength;
+      if (len > UNIFORM_SLOT) throw new DeviceError(`webgpu: kernel params of ${len} bytes exceed ${UNIFORM_SLOT}`);
       const off = this.uniformUsed * UNIFORM_SLOT;
-      new Uint8Array(this.uniformCpu, off, bytes.byteLength).set(new Uint8Array(bytes));
+      call.params.writeTo(this.uniformWords, off / 4);
       this.uniformUsed++;
       this.pass.setBindGroup(0, bindGroup, [off]);
     } else {
