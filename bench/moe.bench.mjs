@@ -1,15 +1,18 @@
 // MoE models (DESIGN.md presets moe-tiny, moe-small): one training step (forward + backward +
 // AdamW on B×T tokens) and batched generation tokens/s with the inference engine, on the CPU
-// and, when an adapter can be had, on WebGPU. Medians of repeated runs.
+// and, when an adapter can be had, on WebGPU. Medians of repeated runs. On WebGPU a second row,
+// "webgpu v1", runs the original kernels and the original dense expert dispatch in the same
+// process (bench/kernels/webgpu-versions.mjs), so old and new are timed under the same load.
 import { Rng, initWebGpu, deviceInfo, webgpuBackend, randint, tidy, nn, moe } from 'stablerl';
 import { median, report, WORKLOADS } from './util.mjs';
+import { useWebGpuKernels } from './kernels/webgpu-versions.mjs';
 
 const { MoETransformer, MOE_PRESETS, InferenceEngine } = moe;
 const { AdamW } = nn;
 
-async function trainStep(name, device, B, T, runs) {
+async function trainStep(name, device, B, T, runs, dispatch = 'auto') {
   const cfg = MOE_PRESETS[name];
-  const model = new MoETransformer(cfg, { rng: new Rng(1), device });
+  const model = new MoETransformer(cfg, { rng: new Rng(1), device, dispatch });
   const opt = new AdamW(model.parameters(), { lr: 1e-3 });
   const tokens = randint(0, cfg.vocabSize, [B, T + 1], { rng: new Rng(2), device: 'cpu' });
   const inputs = tokens.slice(1, 0, T).to(device);
@@ -30,9 +33,9 @@ async function trainStep(name, device, B, T, runs) {
   return median(times);
 }
 
-async function generation(name, device, B, promptLen, newTokens, runs) {
+async function generation(name, device, B, promptLen, newTokens, runs, dispatch = 'auto') {
   const cfg = MOE_PRESETS[name];
-  const model = new MoETransformer(cfg, { rng: new Rng(1), device });
+  const model = new MoETransformer(cfg, { rng: new Rng(1), device, dispatch });
   const engine = new InferenceEngine(model);
   const r = new Rng(3);
   const prompts = Array.from({ length: B }, () => Array.from(r.int(promptLen, cfg.vocabSize)));
@@ -64,6 +67,16 @@ for (const name of ['moe-tiny', 'moe-small']) {
     const tiny = name === 'moe-tiny';
     report(WORKLOADS[tiny ? 'tinyTrain' : 'smallTrain'], `stablerl ${device}`, ms, 'ms');
     report(WORKLOADS[tiny ? 'tinyGen' : 'smallGen'], `stablerl ${device}`, tps, 'tok/s');
+    if (device === 'webgpu') {
+      const restore = useWebGpuKernels('v1');
+      try {
+        const ms1 = await trainStep(name, device, B, T, 3, 'dense');
+        const tps1 = await generation(name, device, 8, 8, 16, 3, 'dense');
+        console.log(`| ${name} | webgpu v1 (original kernels, dense dispatch) | ${B}×${T} | ${ms1.toFixed(0)} | 8×16 | ${tps1.toFixed(0)} |`);
+      } finally {
+        restore();
+      }
+    }
   }
 }
 console.log('');
