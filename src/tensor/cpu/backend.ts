@@ -68,13 +68,19 @@ export class CpuStorage implements Storage {
   }
 }
 
+/** A number naming (dtype, length): string keys cost more than the small decode-time arrays. */
+function poolKey(dtype: DType, n: number): number {
+  return n * 4 + (dtype === 'f32' ? 0 : dtype === 'f64' ? 1 : 2);
+}
+
 /**
  * Recycled arrays by dtype and length, at most `maxBytes` in all. When a new array would not
  * fit, the longest-held ones are let go first (to the garbage collector), so the pool follows
  * the sizes the program allocates now. Only arrays that span their whole buffer are kept.
  */
 export class ArrayPool {
-  private readonly free = new Map<string, TypedArray[]>();
+  /** Free arrays by poolKey(dtype, length). */
+  private readonly free = new Map<number, TypedArray[]>();
   /** Held arrays, each with the number of the give() that put it here. */
   private readonly held = new Map<TypedArray, number>();
   /**
@@ -88,7 +94,7 @@ export class ArrayPool {
   constructor(public maxBytes: number) {}
 
   take(dtype: DType, n: number): TypedArray | undefined {
-    const a = this.free.get(`${dtype}:${n}`)?.pop();
+    const a = this.free.get(poolKey(dtype, n))?.pop();
     if (a !== undefined) {
       this.held.delete(a);
       this.bytes -= a.byteLength;
@@ -102,7 +108,7 @@ export class ArrayPool {
     if (a.length === 0 || a.byteOffset !== 0 || a.byteLength !== a.buffer.byteLength || a.byteLength > this.maxBytes) return;
     if (typeof SharedArrayBuffer === 'function' && a.buffer instanceof SharedArrayBuffer) return;
     while (this.bytes + a.byteLength > this.maxBytes) this.evictOldest();
-    const key = `${dtypeOfArray(a)}:${a.length}`;
+    const key = poolKey(dtypeOfArray(a), a.length);
     let list = this.free.get(key);
     if (list === undefined) this.free.set(key, (list = []));
     list.push(a);
@@ -118,7 +124,7 @@ export class ArrayPool {
       if (!this.current(e)) continue;
       const a = e[0];
       this.held.delete(a);
-      const list = this.free.get(`${dtypeOfArray(a)}:${a.length}`)!;
+      const list = this.free.get(poolKey(dtypeOfArray(a), a.length))!;
       list.splice(list.indexOf(a), 1);
       this.bytes -= a.byteLength;
       return;
