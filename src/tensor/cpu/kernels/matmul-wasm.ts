@@ -17,6 +17,12 @@
  * in turn so it never sees a newer job. The memory grows on demand to the largest product
  * seen and is reused; it is not returned to the system (WebAssembly memories cannot shrink),
  * see releaseWasmMatmul().
+ *
+ * Threads default to the available cores, as BLAS libraries do. On a machine whose cores are
+ * all busy with other processes a second thread has nothing to run on and measured 0.8-1.1x
+ * (MLP step 9.7 ms on one thread vs 11.8 ms on two at load average 6-7 on 2 cores; 1024^3
+ * about equal); STABLERL_CPU_THREADS=1 or configureWasmMatmul({ threads: 1 }) is then the
+ * better setting. On a quieter machine two threads ran 1024^3 at 94-100 GFLOP/s against 50.
  */
 import os from 'node:os';
 import { emitGemmModule, type GemmConfig, JOB, JOB_BYTES } from '../wasm/gemm-f32.js';
