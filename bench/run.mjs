@@ -61,5 +61,5 @@ for (const w of Object.values(WORKLOADS)) {
 }
 const notes = rows.filter((r) => r.workload !== '_meta' && (r.value === null || r.value === undefined) && r.note);
 for (const n of notes) console.log(`\n- ${n.column}: ${n.note}`);
-console.log('\n("–": not applicable, not run, or the backend could not run it; medians of 7 unless a table above says otherwise. GFLOP/s and tok/s: higher is better; ms: lower is better.)\n');
+console.log('\n("–": not applicable, not run, or the backend could not run it. matmul and MLP: medians of 7 after warm-up; MoE rows: medians of 3 after one warm-up step (bench/moe.bench.mjs). GFLOP/s and tok/s: higher is better; ms: lower is better.)\n');
 process.exit(failed === 0 ? 0 : 1);
