@@ -2,6 +2,8 @@
 // kernels/matmul.ts) in the same process, on square products and on the shapes of a moe-small
 // decode step. Needs a build first: `npx tsc -p tsconfig.build.json && node bench/kernels/webgpu-matmul.mjs`.
 // Prints a markdown table: best of two medians of 5 runs per version (each run waits for the GPU).
+// Products with m and n above 8 run the same kernel in both versions: their v1 / v2 ratio is the
+// measurement noise (large on a shared 2-core machine).
 const root = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
 const { initWebGpu, webgpuBackend, randn, Rng, matmulT } = await import(`${root}/dist/index.js`);
 const MM = await import(`${root}/dist/tensor/webgpu/kernels/matmul.js`);
