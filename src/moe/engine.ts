@@ -67,6 +67,12 @@ function segment<T>(fn: () => T): T {
 }
 
 export class InferenceEngine {
+  /**
+   * On WebGPU, keep each layer's chosen expert ids on the device and read them back once per
+   * decode step (true), or await them per layer as the first version did (false; kept so a
+   * benchmark can time both in one process). The values computed are the same either way.
+   */
+  static deviceRouting = true;
   readonly profile: NumericsProfile;
   private w!: W;
   private owned: Tensor[] = [];
@@ -202,8 +208,13 @@ export class InferenceEngine {
     return this.mm(reshape(transpose(o, 1, 2), [B, T, D]), b.wo, false, true);
   }
 
-  /** The MoE layer on x [N, D] with the engine's own expert choice; returns output and ids. */
-  private async moe(x: Tensor, l: number): Promise<{ out: Tensor; ids: Int32Array }> {
+  /**
+   * The MoE layer on x [N, D] with the engine's own expert choice; returns output and ids. On
+   * WebGPU without route flips the chosen ids stay on the device (a Tensor [N, k], read back by
+   * the caller once per decode step) instead of being awaited here: the same ids, gate weights
+   * and expert rows, but one submit-and-wait per step instead of one per layer.
+   */
+  private async moe(x: Tensor, l: number): Promise<{ out: Tensor; ids: Int32Array | Tensor }> {
     const b = this.w.blocks[l]!;
     const layer = this.model.blocks[l]!.moe;
     const k = layer.topK;
@@ -211,9 +222,14 @@ export class InferenceEngine {
     const logits = segment(() => this.mm(x, b.router, false, true));
     const e = logits.shape[1]!;
     const top = segment(() => logits.topk(k, -1).indices);
+    const flip = this.profile.routeFlip;
+    if (InferenceEngine.deviceRouting && x.device === 'webgpu' && !(flip && k < e)) {
+      const out = segment(() => this.expertMix(x, l, logits, top));
+      logits.dispose();
+      return { out, ids: top };
+    }
     const ids = (await top.toArray()) as Int32Array;
     top.dispose();
-    const flip = this.profile.routeFlip;
     if (flip && k < e) {
       const L = await logits.toArray();
       for (let t = 0; t < n; t++) {
@@ -229,28 +245,35 @@ export class InferenceEngine {
         if (row[last]! - row[out]! < flip.gap && this.rng.uniform(1)[0]! < flip.p) ids[t * k + k - 1] = out;
       }
     }
-    const out = segment(() => {
-      const idx = tensor(ids, { shape: [n, k], dtype: 'i32', device: x.device });
-      const weights = gateWeights(logits, idx, layer.gate);
-      const sparse = layer.dispatch === 'sparse' || (layer.dispatch === 'auto' && x.device === 'cpu');
-      // The trainer's dispatch, with the engine's own expert matmuls (rounded / split-K).
-      const run = (xe: Tensor, wg: Tensor, wu: Tensor, wd: Tensor) =>
-        this.mm(this.mm(xe, wg, false, true).silu().mul(this.mm(xe, wu, false, true)), wd, false, true);
-      const rows = expertRows(x, ids, { router: b.router, wGate: b.wGate, wUp: b.wUp, wDown: b.wDown }, sparse ? 'sparse' : 'dense', run);
-      return this.profile.splitReductions
-        ? add(mul(slice(rows, 1, 0, 1), slice(weights, 1, 0, 1).unsqueeze(-1)).sum(1), mul(slice(rows, 1, 1, k), slice(weights, 1, 1, k).unsqueeze(-1)).sum(1))
-        : rows.mul(weights.unsqueeze(-1)).sum(1);
-    });
+    const out = segment(() => this.expertMix(x, l, logits, ids));
     logits.dispose();
     return { out, ids };
   }
 
+  /** Gate weights, the chosen experts' rows and their weighted sum, for ids on the host or the device. */
+  private expertMix(x: Tensor, l: number, logits: Tensor, ids: Int32Array | Tensor): Tensor {
+    const b = this.w.blocks[l]!;
+    const layer = this.model.blocks[l]!.moe;
+    const k = layer.topK;
+    const n = x.shape[0]!;
+    const idx = ids instanceof Tensor ? ids : tensor(ids, { shape: [n, k], dtype: 'i32', device: x.device });
+    const weights = gateWeights(logits, idx, layer.gate);
+    const sparse = layer.dispatch === 'sparse' || (layer.dispatch === 'auto' && x.device === 'cpu');
+    // The trainer's dispatch, with the engine's own expert matmuls (rounded / split-K).
+    const run = (xe: Tensor, wg: Tensor, wu: Tensor, wd: Tensor) =>
+      this.mm(this.mm(xe, wg, false, true).silu().mul(this.mm(xe, wu, false, true)), wd, false, true);
+    const rows = expertRows(x, ids, { router: b.router, wGate: b.wGate, wUp: b.wUp, wDown: b.wDown }, sparse ? 'sparse' : 'dense', run);
+    return this.profile.splitReductions
+      ? add(mul(slice(rows, 1, 0, 1), slice(weights, 1, 0, 1).unsqueeze(-1)).sum(1), mul(slice(rows, 1, 1, k), slice(weights, 1, 1, k).unsqueeze(-1)).sum(1))
+      : rows.mul(weights.unsqueeze(-1)).sum(1);
+  }
+
   /** One engine forward of tokens [B, T] at `offset`: logits [B, T, V] and per-layer ids. */
-  private async forward(tokens: Tensor, cache: KVCache, offset: number): Promise<{ logits: Tensor; ids: Int32Array[] }> {
+  private async forward(tokens: Tensor, cache: KVCache, offset: number): Promise<{ logits: Tensor; ids: (Int32Array | Tensor)[] }> {
     const c = this.model.config;
     const [B, T] = tokens.shape as [number, number];
     let h = segment(() => embedding(this.w.embed, tokens));
-    const ids: Int32Array[] = [];
+    const ids: (Int32Array | Tensor)[] = [];
     for (let l = 0; l < c.nLayers; l++) {
       const blk = this.model.blocks[l]!;
       const [a, y] = segment(() => {
@@ -327,11 +350,25 @@ export class InferenceEngine {
         const T = input.shape[1]!;
         const { logits, ids } = await this.forward(input, cache, offset);
         input.dispose();
-        ids.forEach((a, l) => idsPerLayer[l]!.push(a));
         const lp = segment(() => this.logSoftmax(div(T === 1 ? logits : slice(logits, 1, T - 1, T), tau)));
         logits.dispose();
-        const logp = (await lp.toArray()) as Float32Array | Float64Array;
+        // Ids left on the device are read back here, with the log-probs: one copy of all layers' ids.
+        const onDevice = ids.filter((a): a is Tensor => a instanceof Tensor);
+        const packed = onDevice.length > 0 ? segment(() => cat(onDevice, 1)) : null;
+        const [logp, all] = await Promise.all([lp.toArray(), packed?.toArray()]);
         lp.dispose();
+        packed?.dispose();
+        let at = 0;
+        ids.forEach((a, l) => {
+          if (!(a instanceof Tensor)) return idsPerLayer[l]!.push(a);
+          const [n, k] = a.shape as [number, number];
+          const w = onDevice.length * k;
+          const h = new Int32Array(n * k);
+          for (let t = 0; t < n; t++) h.set((all as Int32Array).subarray(t * w + at, t * w + at + k), t * k);
+          at += k;
+          a.dispose();
+          idsPerLayer[l]!.push(h);
+        });
         const V = c.vocabSize;
         const u = rng.uniform(B);
         const next = new Int32Array(B);

@@ -1,0 +1,50 @@
+// moe-small generation on WebGPU (issue 7's decode target: 8 prompts × 16 new tokens), the
+// engine's current decode path against its first version (InferenceEngine.deviceRouting off:
+// one read-back per MoE layer per step), timed alternately in one process so the machine's
+// load falls on both alike. Reports tokens/s (median wall time) and process CPU ms per token.
+// Usage: npm run build && node bench/kernels/webgpu-decode.mjs [runs=7]
+import { Rng, initWebGpu, deviceInfo, webgpuBackend, moe } from '../../dist/index.js';
+import { median } from '../util.mjs';
+
+const { MoETransformer, MOE_PRESETS, InferenceEngine } = moe;
+const runs = Number(process.argv[2] ?? 7);
+await initWebGpu();
+const cfg = MOE_PRESETS['moe-small'];
+const model = new MoETransformer(cfg, { rng: new Rng(1), device: 'webgpu' });
+const engine = new InferenceEngine(model);
+const r = new Rng(3);
+const B = 8, newTokens = 16;
+const prompts = Array.from({ length: B }, () => Array.from(r.int(8, cfg.vocabSize)));
+const versions = { v1: { deviceRouting: false }, v2: { deviceRouting: true } };
+const set = (v) => { InferenceEngine.deviceRouting = versions[v].deviceRouting; };
+const wall = { v1: [], v2: [] }, cpu = { v1: [], v2: [] }, submits = { v1: [], v2: [] };
+const outs = {};
+for (let i = 0; i < runs + 1; i++) {
+  for (const v of ['v1', 'v2']) {
+    set(v);
+    const be = webgpuBackend();
+    const s0 = be.submits;
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    const res = await engine.generate(prompts, { maxNewTokens: newTokens, rng: new Rng(i) });
+    const t = performance.now() - t0;
+    const c = process.cpuUsage(c0);
+    if (i > 0) {
+      wall[v].push(t);
+      cpu[v].push((c.user + c.system) / 1000);
+      submits[v].push(be.submits - s0);
+    }
+    outs[v] = JSON.stringify(res.map((s) => [s.tokens, s.logProbs]));
+  }
+  if (outs.v1 !== outs.v2) throw new Error('v1 and v2 generations differ');
+}
+set('v2');
+const n = B * newTokens;
+console.log(`## moe-small generation on ${deviceInfo().adapter}, ${B}×${newTokens} tokens, median of ${runs} (machine shared with other jobs)\n`);
+console.log('| version | ms / generate | tokens/s | CPU ms / token | submits / generate |');
+console.log('|---|---|---|---|---|');
+for (const v of ['v1', 'v2']) {
+  const ms = median(wall[v]);
+  console.log(`| ${v} | ${ms.toFixed(0)} | ${(n / (ms / 1000)).toFixed(0)} | ${(median(cpu[v]) / n).toFixed(2)} | ${median(submits[v])} |`);
+}
+console.log(`\nv2 / v1 speed: ${(median(wall.v1) / median(wall.v2)).toFixed(2)}×; outputs identical: yes`);
