@@ -17,7 +17,7 @@ import {
   roundFp8e4m3, slice, softmax, square, sum, transpose, where,
 } from '../autograd/index.js';
 import { fromTypedArray } from '../tensor/creation.js';
-import { applyRope, KVCache, MASKED_SCORE } from '../nn/attention.js';
+import { FUSED_ROPE, KVCache, MASKED_SCORE, ropeHeads, ropeTables } from '../nn/attention.js';
 import type { MoETransformer } from './transformer.js';
 import { expertRows } from './layer.js';
 import { gateWeights } from './router.js';
@@ -185,15 +185,15 @@ export class InferenceEngine {
     return this.profile.splitReductions ? exp(this.logSoftmax(x)) : softmax(x, -1);
   }
 
-  private attention(x: Tensor, l: number, cache: KVCache, offset: number): Tensor {
+  private attention(x: Tensor, l: number, cache: KVCache, offset: number, tables?: [Tensor, Tensor]): Tensor {
     const b = this.w.blocks[l]!;
     const attn = this.model.blocks[l]!.attn;
     const [B, T, D] = x.shape as [number, number, number];
     const H = attn.nHeads;
     const hd = D / H;
     const heads = (t: Tensor) => transpose(reshape(t, [B, T, H, hd]), 1, 2);
-    const q = applyRope(heads(this.mm(x, b.wq, false, true)), offset, attn.ropeTheta);
-    let k = applyRope(heads(this.mm(x, b.wk, false, true)), offset, attn.ropeTheta);
+    const q = ropeHeads(this.mm(x, b.wq, false, true), H, offset, attn.ropeTheta, tables);
+    let k = ropeHeads(this.mm(x, b.wk, false, true), H, offset, attn.ropeTheta, tables);
     let v = heads(this.mm(x, b.wv, false, true));
     const past = cache.layer(l).length;
     ({ keys: k, values: v } = cache.layer(l).append(k, v));
@@ -273,11 +273,16 @@ export class InferenceEngine {
     const c = this.model.config;
     const [B, T] = tokens.shape as [number, number];
     let h = segment(() => embedding(this.w.embed, tokens));
+    // One pair of RoPE tables for every layer's q and k (the fused kernel's inputs).
+    const theta = this.model.blocks[0]!.attn.ropeTheta;
+    const hd = c.dModel / c.nHeads;
+    const tables = FUSED_ROPE.current && tokens.device === 'webgpu' && this.model.dtype === 'f32' && this.model.blocks.every((b) => b.attn.ropeTheta === theta)
+      ? ropeTables(T, hd, offset, theta, 'f32', tokens.device) : undefined;
     const ids: (Int32Array | Tensor)[] = [];
     for (let l = 0; l < c.nLayers; l++) {
       const blk = this.model.blocks[l]!;
       const [a, y] = segment(() => {
-        const a = h.add(this.attention(this.rmsNorm(h, this.w.blocks[l]!.attnNorm, blk.attnNorm.eps), l, cache, offset));
+        const a = h.add(this.attention(this.rmsNorm(h, this.w.blocks[l]!.attnNorm, blk.attnNorm.eps), l, cache, offset, tables));
         return [a, this.rmsNorm(a, this.w.blocks[l]!.moeNorm, blk.moeNorm.eps).reshape([B * T, c.dModel])] as const;
       });
       h.dispose();
@@ -295,6 +300,7 @@ export class InferenceEngine {
       return lg;
     });
     h.dispose();
+    tables?.forEach((t) => t.dispose());
     return { logits, ids };
   }
 

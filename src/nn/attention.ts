@@ -26,6 +26,7 @@ import {
   fromTypedArray, keep, type DeviceName, type FloatDType, type Rng,
 } from '../tensor/index.js';
 import { fmtShape } from '../tensor/shape.js';
+import type { WebGpuBackend } from '../tensor/webgpu/index.js';
 import { add, cat, div, isGradEnabled, matmulT, mul, neg, reshape, slice, softmax, transpose, where } from '../autograd/index.js';
 import { Module } from './module.js';
 import { initNormal } from './init.js';
@@ -53,7 +54,7 @@ function checkOffset(op: string, positionOffset: number): void {
  * equal (HF's emb = cat(freqs, freqs)). Angles are computed in f64 and rounded once to `dtype`,
  * so a position's row is the same whatever T and offset it is computed with.
  */
-function ropeTables(T: number, hd: number, offset: number, theta: number, dtype: FloatDType, device: DeviceName): [Tensor, Tensor] {
+export function ropeTables(T: number, hd: number, offset: number, theta: number, dtype: FloatDType, device: DeviceName): [Tensor, Tensor] {
   const half = hd / 2;
   const invFreq = new Float64Array(half);
   for (let i = 0; i < half; i++) invFreq[i] = 1 / Math.pow(theta, (2 * i) / hd);
@@ -94,6 +95,35 @@ export function applyRope(x: Tensor, positionOffset: number, theta = 10000): Ten
   const half = hd / 2;
   const rot = cat([neg(slice(x, 3, half, hd)), slice(x, 3, 0, half)], 3);
   return add(mul(x, cos), mul(rot, sin));
+}
+
+/**
+ * Use the fused WebGPU RoPE kernel in ropeHeads (true), or the composed ops (false: the first
+ * version, kept as the reference and for benchmarks timing both in one process). Same bits.
+ */
+export const FUSED_ROPE = { current: true };
+
+/**
+ * transpose(reshape(x, [B, T, H, hd]), 1, 2) followed by applyRope, for x [B, T, H·hd]: the
+ * inference engine's q and k. On WebGPU, f32, with grad disabled, it is one dispatch of the
+ * fused kernel (src/tensor/webgpu/kernels/fused.ts; on the software adapter a decode step is
+ * bound by its number of dispatches), bit-identical to the composed ops it otherwise runs.
+ * `tables` are ropeTables(T, hd, positionOffset, theta, ...) when the caller shares them.
+ */
+export function ropeHeads(x: Tensor, nHeads: number, positionOffset: number, theta = 10000, tables?: [Tensor, Tensor]): Tensor {
+  const [B, T, D] = x.shape as [number, number, number];
+  const hd = D / nHeads;
+  if (FUSED_ROPE.current && x.device === 'webgpu' && x.dtype === 'f32' && !isGradEnabled() && hd % 2 === 0) {
+    checkOffset('ropeHeads', positionOffset);
+    const [cos, sin] = tables ?? ropeTables(T, hd, positionOffset, theta, 'f32', x.device);
+    const out = new Tensor((x.backend as WebGpuBackend).rope(x.storage, cos.storage, sin.storage, B, T, nHeads, hd), [B, nHeads, T, hd]);
+    if (!tables) {
+      cos.dispose();
+      sin.dispose();
+    }
+    return out;
+  }
+  return applyRope(transpose(reshape(x, [B, T, nHeads, hd]), 1, 2), positionOffset, theta);
 }
 
 /**

@@ -2,13 +2,15 @@
  * The inference engine on WebGPU (skipped, with the reason printed, where no adapter exists):
  * its decode paths must compute the same values as the first version. The current path keeps
  * each layer's chosen expert ids on the device and reads them back once per step
- * (InferenceEngine.deviceRouting); the first awaited them per layer. Same tokens, μ and
+ * (InferenceEngine.deviceRouting) and runs RoPE as one fused kernel (FUSED_ROPE); the first
+ * awaited the ids per layer and composed RoPE from eight ops. Same tokens, μ and
  * routing bit for bit, and, in the exact profile, μ equals the trainer's GPU log-probs bit for
  * bit (the property the CPU suite, engine.test.ts, checks on the CPU).
  */
 import { afterEach, expect, it } from 'vitest';
 import { Rng, tensor, type Tensor } from '../../src/index.js';
 import { InferenceEngine, MOE_TINY, MoETransformer, RoutingTrace, sequenceLogProbs, type GeneratedSequence } from '../../src/moe/index.js';
+import { FUSED_ROPE } from '../../src/nn/attention.js';
 import { describeGpu } from '../tensor/webgpu/gpu.js';
 
 const prompts = (count: number, len: number, seed: number) => {
@@ -20,15 +22,16 @@ const flat = (res: GeneratedSequence[]) => JSON.stringify(res.map((s) => [s.toke
 describeGpu('InferenceEngine on WebGPU', () => {
   afterEach(() => {
     InferenceEngine.deviceRouting = true;
+    FUSED_ROPE.current = true;
   });
 
-  it('device-side routing gives the first version\'s tokens, μ and routing bit for bit (exact and reduction-order profiles)', async () => {
+  it('device-side routing and the fused RoPE give the first version\'s tokens, μ and routing bit for bit (exact and reduction-order profiles)', async () => {
     const model = new MoETransformer(MOE_TINY, { rng: new Rng(1), device: 'webgpu' });
     for (const profile of ['exact', 'reduction-order']) {
       const eng = new InferenceEngine(model, { profile });
       const out: string[] = [];
       for (const on of [false, true]) {
-        InferenceEngine.deviceRouting = on;
+        InferenceEngine.deviceRouting = FUSED_ROPE.current = on;
         out.push(flat(await eng.generate(prompts(4, 5, 2), { maxNewTokens: 8, rng: new Rng(3), temperature: 0.7 })));
       }
       expect(out[1]).toBe(out[0]);

@@ -23,6 +23,7 @@ import * as RD from './kernels/reduce.js';
 import * as IX from './kernels/indexing.js';
 import * as MM from './kernels/matmul.js';
 import * as OPT from './kernels/optim.js';
+import * as FU from './kernels/fused.js';
 
 /**
  * A GPU buffer and the number of storages that hold it. Storages are immutable once their
@@ -436,6 +437,10 @@ export class WebGpuBackend implements Backend {
   matmul(a: Storage, b: Storage, p: MatmulParams): Storage { return MM.matmul(this, a as WebGpuStorage, b as WebGpuStorage, p); }
 
   /** The fused AdamW update (kernels/optim.ts), bit-identical to the composed ops; same shape as the CPU backend's. */
+  /** RoPE of x [B, T, H, hd] into [B, H, T, hd] (kernels/fused.ts), bit-identical to transpose + applyRope's ops. */
+  rope(x: Storage, cos: Storage, sin: Storage, B: number, T: number, H: number, hd: number): Storage {
+    return FU.rope(this, x as WebGpuStorage, cos as WebGpuStorage, sin as WebGpuStorage, B, T, H, hd);
+  }
   adamw(p: Storage, g: Storage, m: Storage, v: Storage, scalars: OPT.AdamWScalarsGpu): [Storage, Storage, Storage] {
     return OPT.adamw(this, p as WebGpuStorage, g as WebGpuStorage, m as WebGpuStorage, v as WebGpuStorage, scalars);
   }
