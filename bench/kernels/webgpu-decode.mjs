@@ -1,10 +1,11 @@
 // moe-small generation on WebGPU (issue 7's decode target: 8 prompts × 16 new tokens), the
 // engine's current decode path against its first version (InferenceEngine.deviceRouting off:
-// one read-back per MoE layer per step; FUSED_ROPE off: RoPE composed from eight ops), timed alternately in one process so the machine's
+// one read-back per MoE layer per step; FUSED_ROPE / FUSED_RMSNORM off: RoPE and RMSNorm composed from their ops), timed alternately in one process so the machine's
 // load falls on both alike. Reports tokens/s (median wall time) and process CPU ms per token.
 // Usage: npm run build && node bench/kernels/webgpu-decode.mjs [runs=7]
 import { Rng, initWebGpu, deviceInfo, webgpuBackend, moe } from '../../dist/index.js';
 import { FUSED_ROPE } from '../../dist/nn/attention.js';
+import { FUSED_RMSNORM } from '../../dist/nn/layers.js';
 import { median } from '../util.mjs';
 
 const { MoETransformer, MOE_PRESETS, InferenceEngine } = moe;
@@ -16,10 +17,10 @@ const engine = new InferenceEngine(model);
 const r = new Rng(3);
 const B = 8, newTokens = 16;
 const prompts = Array.from({ length: B }, () => Array.from(r.int(8, cfg.vocabSize)));
-const versions = { v1: { deviceRouting: false, rope: false }, v2: { deviceRouting: true, rope: true } };
+const versions = { v1: { deviceRouting: false, fused: false }, v2: { deviceRouting: true, fused: true } };
 const set = (v) => {
   InferenceEngine.deviceRouting = versions[v].deviceRouting;
-  FUSED_ROPE.current = versions[v].rope;
+  FUSED_ROPE.current = FUSED_RMSNORM.current = versions[v].fused;
 };
 const wall = { v1: [], v2: [] }, cpu = { v1: [], v2: [] }, submits = { v1: [], v2: [] };
 const outs = {};

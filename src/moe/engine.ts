@@ -17,6 +17,7 @@ import {
   roundFp8e4m3, slice, softmax, square, sum, transpose, where,
 } from '../autograd/index.js';
 import { fromTypedArray } from '../tensor/creation.js';
+import { rmsNorm } from '../nn/layers.js';
 import { FUSED_ROPE, KVCache, MASKED_SCORE, ropeHeads, ropeTables } from '../nn/attention.js';
 import type { MoETransformer } from './transformer.js';
 import { expertRows } from './layer.js';
@@ -168,6 +169,7 @@ export class InferenceEngine {
   }
 
   private rmsNorm(x: Tensor, weight: Tensor, eps: number): Tensor {
+    if (!this.profile.splitReductions) return rmsNorm(x, weight, eps); // the trainer's (fused on WebGPU)
     const d = x.shape[x.ndim - 1]!;
     const ms = this.profile.splitReductions ? mul(this.lastSum(square(x)), 1 / d) : square(x).mean(-1, true);
     return x.mul(ms.add(eps).rsqrt()).mul(weight);

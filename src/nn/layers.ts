@@ -16,7 +16,9 @@ import {
   type DeviceName, type FloatDType, type Rng,
 } from '../tensor/index.js';
 import { fmtShape } from '../tensor/shape.js';
-import { embedding, matmulT } from '../autograd/index.js';
+import { embedding, isGradEnabled, matmulT } from '../autograd/index.js';
+import type { WebGpuBackend } from '../tensor/webgpu/index.js';
+import { RMSNORM_MAX_DIM } from '../tensor/webgpu/kernels/fused.js';
 import { Module } from './module.js';
 import { initConstant, initNormal, kaimingUniform } from './init.js';
 
@@ -74,7 +76,16 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
   return x.ndim === 2 ? y : y.reshape([...lead, out]);
 }
 
-/** y = x · rsqrt(mean(x², −1) + eps) · weight, for x [..., dim] and weight [dim]. */
+/**
+ * Use the fused WebGPU RMSNorm kernel when no gradient is recorded (true), or the composed ops
+ * (false: the first version, the reference, and what a benchmark times beside it). Same bits.
+ */
+export const FUSED_RMSNORM = { current: true };
+
+/**
+ * y = x · rsqrt(mean(x², −1) + eps) · weight, for x [..., dim] and weight [dim]. On WebGPU (f32,
+ * grad disabled) one fused dispatch (src/tensor/webgpu/kernels/fused.ts), bit-identical.
+ */
 export function rmsNorm(x: Tensor, weight: Tensor, eps = 1e-6): Tensor {
   checkFloatTensor('rmsNorm', 'input', x);
   checkFloatTensor('rmsNorm', 'weight', weight);
@@ -85,6 +96,10 @@ export function rmsNorm(x: Tensor, weight: Tensor, eps = 1e-6): Tensor {
   }
   if (!Number.isFinite(eps) || eps < 0) throw new ConfigError(`rmsNorm: eps must be a finite number ≥ 0, got ${eps}`);
   checkCompatible('rmsNorm', x, [['weight', weight]]);
+  if (FUSED_RMSNORM.current && x.device === 'webgpu' && x.dtype === 'f32' && !isGradEnabled() && d <= RMSNORM_MAX_DIM) {
+    // One dispatch instead of seven (decode on the software adapter is bound by dispatch count); same bits.
+    return new Tensor((x.backend as WebGpuBackend).rmsNorm(x.storage, weight.storage, x.size / d, d, eps), x.shape);
+  }
   const inv = x.square().mean(-1, true).add(eps).rsqrt();
   return x.mul(inv).mul(weight);
 }

@@ -437,6 +437,10 @@ export class WebGpuBackend implements Backend {
   matmul(a: Storage, b: Storage, p: MatmulParams): Storage { return MM.matmul(this, a as WebGpuStorage, b as WebGpuStorage, p); }
 
   /** The fused AdamW update (kernels/optim.ts), bit-identical to the composed ops; same shape as the CPU backend's. */
+  /** RMSNorm of x [rows, d] with gain g (kernels/fused.ts), bit-identical to layers.ts rmsNorm's composed ops. */
+  rmsNorm(x: Storage, g: Storage, rows: number, d: number, eps: number): Storage {
+    return FU.rmsNorm(this, x as WebGpuStorage, g as WebGpuStorage, rows, d, eps);
+  }
   /** RoPE of x [B, T, H, hd] into [B, H, T, hd] (kernels/fused.ts), bit-identical to transpose + applyRope's ops. */
   rope(x: Storage, cos: Storage, sin: Storage, B: number, T: number, H: number, hd: number): Storage {
     return FU.rope(this, x as WebGpuStorage, cos as WebGpuStorage, sin as WebGpuStorage, B, T, H, hd);

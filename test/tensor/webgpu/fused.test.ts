@@ -4,13 +4,15 @@
  * would be a silent numeric change (the engine's exact profile promises μ == π).
  */
 import { afterEach, expect, it } from 'vitest';
-import { Rng, noGrad, randn, tidy } from '../../../src/index.js';
+import { Rng, noGrad, randn, tensor, tidy } from '../../../src/index.js';
 import { FUSED_ROPE, ropeHeads } from '../../../src/nn/attention.js';
+import { FUSED_RMSNORM, rmsNorm } from '../../../src/nn/layers.js';
 import { describeGpu } from './gpu.js';
 
 describeGpu('fused WebGPU kernels', () => {
   afterEach(() => {
     FUSED_ROPE.current = true;
+    FUSED_RMSNORM.current = true;
   });
 
   it('ropeHeads: the fused kernel equals transpose + applyRope\'s composed ops bit for bit', async () => {
@@ -28,5 +30,34 @@ describeGpu('fused WebGPU kernels', () => {
       x.dispose();
       expect(new Uint32Array(out[1]!.buffer)).toEqual(new Uint32Array(out[0]!.buffer));
     }
+  });
+
+  it('rmsNorm: the fused kernel equals the composed ops bit for bit (incl. zero rows, large and tiny values)', async () => {
+    const rng = new Rng(11);
+    for (const [shape, eps, scale] of [[[1, 1], 1e-6, 1], [[8, 128], 1e-6, 1], [[3, 5, 64], 1e-5, 1e3], [[64, 128], 1e-6, 1e-3], [[2, 300], 0.1, 7], [[4, 4096], 1e-6, 1]] as const) {
+      const x = randn([...shape], { rng, device: 'webgpu' }).mul(scale);
+      const g = randn([shape[shape.length - 1]!], { rng, device: 'webgpu' });
+      const out: Float32Array[] = [];
+      for (const fused of [false, true]) {
+        FUSED_RMSNORM.current = fused;
+        const y = noGrad(() => tidy(() => rmsNorm(x, g, eps)));
+        expect(y.shape).toEqual([...shape]);
+        out.push((await y.toArray()) as Float32Array);
+        y.dispose();
+      }
+      for (const t of [x, g]) t.dispose();
+      expect(new Uint32Array(out[1]!.buffer)).toEqual(new Uint32Array(out[0]!.buffer));
+    }
+    // a row of zeros (rsqrt(ε)) and one with an exact-zero gain
+    const x = tensor(new Float32Array([0, 0, 0, 0, 1, -2, 3, -4]), { shape: [2, 4], device: 'webgpu' });
+    const g = tensor(new Float32Array([1, 0, -1, 2.5]), { device: 'webgpu' });
+    const out: Float32Array[] = [];
+    for (const fused of [false, true]) {
+      FUSED_RMSNORM.current = fused;
+      const y = noGrad(() => rmsNorm(x, g, 1e-6));
+      out.push((await y.toArray()) as Float32Array);
+      y.dispose();
+    }
+    expect(new Uint32Array(out[1]!.buffer)).toEqual(new Uint32Array(out[0]!.buffer));
   });
 });

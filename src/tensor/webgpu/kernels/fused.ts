@@ -16,6 +16,11 @@
  * reading x in the projection's [B, T, H, hd] layout and writing [B, H, T, hd], so the heads
  * transpose that precedes applyRope is folded in as well (composed: transpose, slice, slice,
  * neg, cat, mul, mul, add: up to 8 dispatches).
+ *
+ * rmsNorm: y = x · rsqrt(mean(x², −1) + ε) · g of src/nn/layers.ts (composed: square, sum,
+ * mul by 1/d, add ε, rsqrt, mul, mul: 7 dispatches). One invocation per row, the sum of the
+ * rounded squares accumulated in f32 from +0 in index order, exactly as kernels/reduce.ts's sum
+ * does it; 1/d and ε arrive rounded to f32, as the composed ops' scalar constants do.
  */
 import { DTypeError } from '../../errors.js';
 import { Params, type WebGpuBackend, type WebGpuStorage } from '../backend.js';
@@ -55,5 +60,34 @@ export function rope(b: WebGpuBackend, x: WebGpuStorage, cos: WebGpuStorage, sin
   if (n === 0) return out;
   const params = new Params().u32(n, 0, T, H, hd, hd / 2, 0, 0);
   b.run({ code: ROPE, buffers: [x, cos, sin, out], params, groups: groupsFor(n) });
+  return out;
+}
+
+const RMSNORM = `struct Params { rows: u32, d: u32, zero: u32, pad: u32, invD: f32, eps: f32, pad1: f32, pad2: f32 }
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> X: array<f32>;
+@group(0) @binding(2) var<storage, read> G: array<f32>;
+@group(0) @binding(3) var<storage, read_write> Y: array<f32>;
+fn r(x: f32) -> f32 { return bitcast<f32>(bitcast<u32>(x) ^ p.zero); }
+${main1d()}
+  if (i >= p.rows) { return; }
+  let base = i * p.d;
+  var acc = f32(0);
+  for (var j = 0u; j < p.d; j++) { let v = X[base + j]; acc += r(v * v); }
+  let inv = r(1.0 / sqrt(r(r(acc * p.invD) + p.eps)));
+  for (var j = 0u; j < p.d; j++) { Y[base + j] = r(r(X[base + j] * inv) * G[j]); }
+}`;
+
+/** Rows longer than this take the composed path (llvmpipe stops an invocation's loops after 65535 iterations in all). */
+export const RMSNORM_MAX_DIM = 16384;
+
+/** RMSNorm of x [rows, d] with gain g [d] (f32), the composed ops' values bit for bit. */
+export function rmsNorm(b: WebGpuBackend, x: WebGpuStorage, g: WebGpuStorage, rows: number, d: number, eps: number): WebGpuStorage {
+  if (x.dtype !== 'f32' || g.dtype !== 'f32') throw new DTypeError(`webgpu rmsNorm: f32 only, got x ${x.dtype}, weight ${g.dtype}`);
+  if (d > RMSNORM_MAX_DIM) throw new DTypeError(`webgpu rmsNorm: rows of ${d} exceed the fused kernel's ${RMSNORM_MAX_DIM}`);
+  const out = b.alloc('f32', rows * d);
+  if (rows * d === 0) return out;
+  const params = new Params().u32(rows, d, 0, 0).f32(1 / d, eps, 0, 0);
+  b.run({ code: RMSNORM, buffers: [x, g, out], params, groups: groupsFor(rows) });
   return out;
 }
