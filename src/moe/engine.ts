@@ -17,7 +17,7 @@ import {
   roundFp8e4m3, slice, softmax, square, sum, transpose, where,
 } from '../autograd/index.js';
 import { fromTypedArray } from '../tensor/creation.js';
-import { rmsNorm } from '../nn/layers.js';
+import { addRmsNorm, rmsNorm } from '../nn/layers.js';
 import { FUSED_ROPE, KVCache, MASKED_SCORE, ropeHeads, ropeTables } from '../nn/attention.js';
 import type { MoETransformer } from './transformer.js';
 import { expertRows } from './layer.js';
@@ -175,6 +175,13 @@ export class InferenceEngine {
     return x.mul(ms.add(eps).rsqrt()).mul(weight);
   }
 
+  /** [x + r, rmsNorm(x + r)]: one fused dispatch on WebGPU in the exact reduction order. */
+  private addNorm(x: Tensor, r: Tensor, weight: Tensor, eps: number): [Tensor, Tensor] {
+    if (!this.profile.splitReductions) return addRmsNorm(x, r, weight, eps);
+    const s = x.add(r);
+    return [s, this.rmsNorm(s, weight, eps)];
+  }
+
   private logSoftmax(x: Tensor): Tensor {
     if (!this.profile.splitReductions) return logSoftmax(x, -1);
     const n = x.shape[x.ndim - 1]!;
@@ -193,7 +200,9 @@ export class InferenceEngine {
     const [B, T, D] = x.shape as [number, number, number];
     const H = attn.nHeads;
     const hd = D / H;
-    const heads = (t: Tensor) => transpose(reshape(t, [B, T, H, hd]), 1, 2);
+    // With one token per sequence (decode), [B, 1, H, hd] and [B, H, 1, hd] are the same memory:
+    // a reshape, where transpose would launch a copy.
+    const heads = (t: Tensor) => (T === 1 ? reshape(t, [B, H, 1, hd]) : transpose(reshape(t, [B, T, H, hd]), 1, 2));
     const q = ropeHeads(this.mm(x, b.wq, false, true), H, offset, attn.ropeTheta, tables);
     let k = ropeHeads(this.mm(x, b.wk, false, true), H, offset, attn.ropeTheta, tables);
     let v = heads(this.mm(x, b.wv, false, true));
@@ -207,7 +216,7 @@ export class InferenceEngine {
       scores = where(fromTypedArray(m, [T, Tk], { device: x.device }), scores, MASKED_SCORE);
     }
     const o = this.mm(this.softmax(scores), v, false, false);
-    return this.mm(reshape(transpose(o, 1, 2), [B, T, D]), b.wo, false, true);
+    return this.mm(reshape(T === 1 ? o : transpose(o, 1, 2), [B, T, D]), b.wo, false, true);
   }
 
   /**
@@ -281,20 +290,26 @@ export class InferenceEngine {
     const tables = FUSED_ROPE.current && tokens.device === 'webgpu' && this.model.dtype === 'f32' && this.model.blocks.every((b) => b.attn.ropeTheta === theta)
       ? ropeTables(T, hd, offset, theta, 'f32', tokens.device) : undefined;
     const ids: (Int32Array | Tensor)[] = [];
+    // hn is the normed h for the next norm's consumer (layer l's attention, or the head): each
+    // residual add is fused with the norm that follows it (addNorm).
+    let hn = segment(() => this.rmsNorm(h, this.w.blocks[0]!.attnNorm, this.model.blocks[0]!.attnNorm.eps));
     for (let l = 0; l < c.nLayers; l++) {
       const blk = this.model.blocks[l]!;
       const [a, y] = segment(() => {
-        const a = h.add(this.attention(this.rmsNorm(h, this.w.blocks[l]!.attnNorm, blk.attnNorm.eps), l, cache, offset, tables));
-        return [a, this.rmsNorm(a, this.w.blocks[l]!.moeNorm, blk.moeNorm.eps).reshape([B * T, c.dModel])] as const;
+        const [a, an] = this.addNorm(h, this.attention(hn, l, cache, offset, tables), this.w.blocks[l]!.moeNorm, blk.moeNorm.eps);
+        return [a, an.reshape([B * T, c.dModel])] as const;
       });
       h.dispose();
+      hn.dispose();
       const r = await this.moe(y, l);
       ids.push(r.ids);
-      h = segment(() => a.add(r.out.reshape([B, T, c.dModel])));
+      const last = l + 1 === c.nLayers;
+      const [nw, eps] = last ? [this.w.norm, this.model.norm.eps] : [this.w.blocks[l + 1]!.attnNorm, this.model.blocks[l + 1]!.attnNorm.eps];
+      [h, hn] = segment(() => this.addNorm(a, r.out.reshape([B, T, c.dModel]), nw, eps));
       for (const t of [a, y, r.out]) t.dispose();
     }
     const logits = segment(() => {
-      let lg = this.mm(this.rmsNorm(h, this.w.norm, this.model.norm.eps), this.w.lmHead, false, true);
+      let lg = this.mm(hn, this.w.lmHead, false, true);
       if (this.profile.logitNoise > 0) {
         const noise = this.rng.normal(lg.size);
         lg = lg.add(tensor(Float32Array.from(noise, (z) => z * this.profile.logitNoise), { shape: lg.shape, device: lg.device }).to(lg.dtype));
@@ -302,6 +317,7 @@ export class InferenceEngine {
       return lg;
     });
     h.dispose();
+    hn.dispose();
     tables?.forEach((t) => t.dispose());
     return { logits, ids };
   }

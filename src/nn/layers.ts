@@ -104,6 +104,25 @@ export function rmsNorm(x: Tensor, weight: Tensor, eps = 1e-6): Tensor {
   return x.mul(inv).mul(weight);
 }
 
+/**
+ * The residual add and the norm after it: [s, rmsNorm(s, weight, eps)] with s = x + r (same
+ * shapes). On WebGPU (f32, grad disabled) one fused dispatch, bit-identical to the two calls.
+ */
+export function addRmsNorm(x: Tensor, r: Tensor, weight: Tensor, eps = 1e-6): [Tensor, Tensor] {
+  const d = x.shape[x.ndim - 1];
+  if (
+    FUSED_RMSNORM.current && x.device === 'webgpu' && x.dtype === 'f32' && !isGradEnabled() && d !== undefined && d <= RMSNORM_MAX_DIM
+    && r instanceof Tensor && r.dtype === 'f32' && r.device === x.device && r.shape.length === x.shape.length && r.shape.every((n, i) => n === x.shape[i])
+    && weight instanceof Tensor && weight.dtype === 'f32' && weight.device === x.device && weight.ndim === 1 && weight.shape[0] === d
+    && Number.isFinite(eps) && eps >= 0
+  ) {
+    const [s, y] = (x.backend as WebGpuBackend).addRmsNorm(x.storage, r.storage, weight.storage, x.size / d, d, eps);
+    return [new Tensor(s, x.shape), new Tensor(y, x.shape)];
+  }
+  const s = x.add(r);
+  return [s, rmsNorm(s, weight, eps)];
+}
+
 export interface LinearOptions extends LayerOptions {
   /** Learnable additive bias (default true, as torch). */
   bias?: boolean;

@@ -441,6 +441,10 @@ export class WebGpuBackend implements Backend {
   rmsNorm(x: Storage, g: Storage, rows: number, d: number, eps: number): Storage {
     return FU.rmsNorm(this, x as WebGpuStorage, g as WebGpuStorage, rows, d, eps);
   }
+  /** x + r and RMSNorm of it (kernels/fused.ts), bit-identical to add then layers.ts rmsNorm. */
+  addRmsNorm(x: Storage, r: Storage, g: Storage, rows: number, d: number, eps: number): [Storage, Storage] {
+    return FU.addRmsNorm(this, x as WebGpuStorage, r as WebGpuStorage, g as WebGpuStorage, rows, d, eps);
+  }
   /** RoPE of x [B, T, H, hd] into [B, H, T, hd] (kernels/fused.ts), bit-identical to transpose + applyRope's ops. */
   rope(x: Storage, cos: Storage, sin: Storage, B: number, T: number, H: number, hd: number): Storage {
     return FU.rope(this, x as WebGpuStorage, cos as WebGpuStorage, sin as WebGpuStorage, B, T, H, hd);

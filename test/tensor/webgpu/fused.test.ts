@@ -1,12 +1,12 @@
 /**
- * The fused decode kernels (src/tensor/webgpu/kernels/fused.ts) against the composed ops they
- * replace, bit for bit: they exist only to cut dispatches, so any difference in a single bit
- * would be a silent numeric change (the engine's exact profile promises μ == π).
+ * The fused decode kernels (src/tensor/webgpu/kernels/fused.ts: RoPE, RMSNorm, add + RMSNorm)
+ * against the composed ops they replace, bit for bit: they exist only to cut dispatches, so any
+ * difference in a single bit would be a silent numeric change (the engine's exact profile promises μ == π).
  */
 import { afterEach, expect, it } from 'vitest';
 import { Rng, noGrad, randn, tensor, tidy } from '../../../src/index.js';
 import { FUSED_ROPE, ropeHeads } from '../../../src/nn/attention.js';
-import { FUSED_RMSNORM, rmsNorm } from '../../../src/nn/layers.js';
+import { FUSED_RMSNORM, addRmsNorm, rmsNorm } from '../../../src/nn/layers.js';
 import { describeGpu } from './gpu.js';
 
 describeGpu('fused WebGPU kernels', () => {
@@ -59,5 +59,23 @@ describeGpu('fused WebGPU kernels', () => {
       y.dispose();
     }
     expect(new Uint32Array(out[1]!.buffer)).toEqual(new Uint32Array(out[0]!.buffer));
+  });
+
+  it('addRmsNorm: the fused kernel equals add then rmsNorm bit for bit (sum and norm)', async () => {
+    const rng = new Rng(13);
+    for (const [shape, eps] of [[[8, 1, 128], 1e-6], [[3, 7, 64], 1e-5], [[1, 2], 0.5]] as const) {
+      const x = randn([...shape], { rng, device: 'webgpu' });
+      const r = randn([...shape], { rng, device: 'webgpu' }).mul(5);
+      const g = randn([shape[shape.length - 1]!], { rng, device: 'webgpu' });
+      const out: Float32Array[][] = [];
+      for (const fused of [false, true]) {
+        FUSED_RMSNORM.current = fused;
+        const ys = noGrad(() => addRmsNorm(x, r, g, eps));
+        out.push(await Promise.all(ys.map(async (y) => (await y.toArray()) as Float32Array)));
+        ys.forEach((y) => y.dispose());
+      }
+      for (const t of [x, r, g]) t.dispose();
+      for (const i of [0, 1]) expect(new Uint32Array(out[1]![i]!.buffer)).toEqual(new Uint32Array(out[0]![i]!.buffer));
+    }
   });
 });

@@ -21,6 +21,8 @@
  * mul by 1/d, add ε, rsqrt, mul, mul: 7 dispatches). One invocation per row, the sum of the
  * rounded squares accumulated in f32 from +0 in index order, exactly as kernels/reduce.ts's sum
  * does it; 1/d and ε arrive rounded to f32, as the composed ops' scalar constants do.
+ * addRmsNorm also writes s = x + r first and normalises s (a residual add and the next norm,
+ * as every transformer block has them: 8 dispatches become 1).
  */
 import { DTypeError } from '../../errors.js';
 import { Params, type WebGpuBackend, type WebGpuStorage } from '../backend.js';
@@ -63,20 +65,25 @@ export function rope(b: WebGpuBackend, x: WebGpuStorage, cos: WebGpuStorage, sin
   return out;
 }
 
-const RMSNORM = `struct Params { rows: u32, d: u32, zero: u32, pad: u32, invD: f32, eps: f32, pad1: f32, pad2: f32 }
+const rmsNormCode = (add: boolean) => `struct Params { rows: u32, d: u32, zero: u32, pad: u32, invD: f32, eps: f32, pad1: f32, pad2: f32 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> X: array<f32>;
 @group(0) @binding(2) var<storage, read> G: array<f32>;
-@group(0) @binding(3) var<storage, read_write> Y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> Y: array<f32>;${add ? `
+@group(0) @binding(4) var<storage, read> R: array<f32>;
+@group(0) @binding(5) var<storage, read_write> S: array<f32>;` : ''}
 fn r(x: f32) -> f32 { return bitcast<f32>(bitcast<u32>(x) ^ p.zero); }
+fn xs(k: u32) -> f32 { return ${add ? 'r(X[k] + R[k])' : 'X[k]'}; }
 ${main1d()}
   if (i >= p.rows) { return; }
   let base = i * p.d;
   var acc = f32(0);
-  for (var j = 0u; j < p.d; j++) { let v = X[base + j]; acc += r(v * v); }
+  for (var j = 0u; j < p.d; j++) { let v = xs(base + j); ${add ? 'S[base + j] = v; ' : ''}acc += r(v * v); }
   let inv = r(1.0 / sqrt(r(r(acc * p.invD) + p.eps)));
-  for (var j = 0u; j < p.d; j++) { Y[base + j] = r(r(X[base + j] * inv) * G[j]); }
+  for (var j = 0u; j < p.d; j++) { Y[base + j] = r(r(xs(base + j) * inv) * G[j]); }
 }`;
+const RMSNORM = rmsNormCode(false);
+const ADD_RMSNORM = rmsNormCode(true);
 
 /** Rows longer than this take the composed path (llvmpipe stops an invocation's loops after 65535 iterations in all). */
 export const RMSNORM_MAX_DIM = 16384;
@@ -90,4 +97,18 @@ export function rmsNorm(b: WebGpuBackend, x: WebGpuStorage, g: WebGpuStorage, ro
   const params = new Params().u32(rows, d, 0, 0).f32(1 / d, eps, 0, 0);
   b.run({ code: RMSNORM, buffers: [x, g, out], params, groups: groupsFor(rows) });
   return out;
+}
+
+/** s = x + r and RMSNorm(s) with gain g, for x, r [rows, d] (f32): the composed add and rmsNorm's values bit for bit. */
+export function addRmsNorm(
+  b: WebGpuBackend, x: WebGpuStorage, r: WebGpuStorage, g: WebGpuStorage, rows: number, d: number, eps: number,
+): [WebGpuStorage, WebGpuStorage] {
+  if (x.dtype !== 'f32' || r.dtype !== 'f32' || g.dtype !== 'f32') throw new DTypeError(`webgpu addRmsNorm: f32 only, got ${x.dtype}, ${r.dtype}, ${g.dtype}`);
+  if (d > RMSNORM_MAX_DIM) throw new DTypeError(`webgpu addRmsNorm: rows of ${d} exceed the fused kernel's ${RMSNORM_MAX_DIM}`);
+  const sum = b.alloc('f32', rows * d);
+  const out = b.alloc('f32', rows * d);
+  if (rows * d === 0) return [sum, out];
+  const params = new Params().u32(rows, d, 0, 0).f32(1 / d, eps, 0, 0);
+  b.run({ code: ADD_RMSNORM, buffers: [x, g, out, r, sum], params, groups: groupsFor(rows) });
+  return [sum, out];
 }
