@@ -18,7 +18,7 @@ import {
 } from '../autograd/index.js';
 import { fromTypedArray } from '../tensor/creation.js';
 import { addRmsNorm, rmsNorm } from '../nn/layers.js';
-import { FUSED_ROPE, KVCache, MASKED_SCORE, ropeHeads, ropeTables } from '../nn/attention.js';
+import { decodeAttention, FUSED_ROPE, KVCache, MASKED_SCORE, ropeHeads, ropeTables } from '../nn/attention.js';
 import type { MoETransformer } from './transformer.js';
 import { expertRows } from './layer.js';
 import { gateWeights } from './router.js';
@@ -209,6 +209,10 @@ export class InferenceEngine {
     const past = cache.layer(l).length;
     ({ keys: k, values: v } = cache.layer(l).append(k, v));
     const Tk = past + T;
+    if (T === 1 && this.profile.precision === 'exact' && !this.profile.splitReductions) {
+      // The same ops as below (mm is plain matmulT here), fused on WebGPU.
+      return this.mm(reshape(decodeAttention(q, k, v), [B, T, D]), b.wo, false, true);
+    }
     let scores = div(this.mm(q, k, false, true), Math.sqrt(hd));
     if (T > 1) {
       const m = new Float32Array(T * Tk);

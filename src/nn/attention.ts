@@ -27,6 +27,7 @@ import {
 } from '../tensor/index.js';
 import { fmtShape } from '../tensor/shape.js';
 import type { WebGpuBackend } from '../tensor/webgpu/index.js';
+import { decodeAttentionIterations } from '../tensor/webgpu/kernels/fused.js';
 import { add, cat, div, isGradEnabled, matmulT, mul, neg, reshape, slice, softmax, transpose, where } from '../autograd/index.js';
 import { Module } from './module.js';
 import { initNormal } from './init.js';
@@ -124,6 +125,28 @@ export function ropeHeads(x: Tensor, nHeads: number, positionOffset: number, the
     return out;
   }
   return applyRope(transpose(reshape(x, [B, T, nHeads, hd]), 1, 2), positionOffset, theta);
+}
+
+/** Use the fused WebGPU kernel in decodeAttention (true), or the composed ops (false: the reference). Same bits. */
+export const FUSED_ATTENTION = { current: true };
+
+/**
+ * One query per sequence against the cache: softmax(q·kᵀ / √hd)·v for q [B, H, 1, hd] and
+ * keys, values [B, H, Tk, hd] (no mask: a single query sees every cached key); returns
+ * [B, H, 1, hd]. On WebGPU (f32, grad disabled) one dispatch of the fused kernel
+ * (src/tensor/webgpu/kernels/fused.ts) instead of four, bit-identical.
+ */
+export function decodeAttention(q: Tensor, keys: Tensor, values: Tensor): Tensor {
+  const [B, H, T, hd] = q.shape as [number, number, number, number];
+  const Tk = keys.shape[2]!;
+  if (
+    FUSED_ATTENTION.current && T === 1 && q.device === 'webgpu' && q.dtype === 'f32' && keys.dtype === 'f32' && values.dtype === 'f32'
+    && !isGradEnabled() && decodeAttentionIterations(Tk, hd) <= 60000
+  ) {
+    const o = (q.backend as WebGpuBackend).decodeAttention(q.storage, keys.storage, values.storage, B * H, Tk, hd, Math.sqrt(hd));
+    return new Tensor(o, [B, H, 1, hd]);
+  }
+  return matmulT(softmax(div(matmulT(q, keys, false, true), Math.sqrt(hd)), -1), values, false, false);
 }
 
 /**

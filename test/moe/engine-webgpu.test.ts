@@ -2,15 +2,16 @@
  * The inference engine on WebGPU (skipped, with the reason printed, where no adapter exists):
  * its decode paths must compute the same values as the first version. The current path keeps
  * each layer's chosen expert ids on the device and reads them back once per step
- * (InferenceEngine.deviceRouting) and runs RoPE and RMSNorm as one fused kernel each (FUSED_ROPE,
- * FUSED_RMSNORM); the first awaited the ids per layer and composed both from their ops. Same tokens, μ and
+ * (InferenceEngine.deviceRouting) and runs RoPE, RMSNorm and decode attention as one fused kernel each
+ * (FUSED_ROPE, FUSED_RMSNORM, FUSED_ATTENTION); the first awaited the ids per layer and composed
+ * all three from their ops. Same tokens, μ and
  * routing bit for bit, and, in the exact profile, μ equals the trainer's GPU log-probs bit for
  * bit (the property the CPU suite, engine.test.ts, checks on the CPU).
  */
 import { afterEach, expect, it } from 'vitest';
 import { Rng, tensor, type Tensor } from '../../src/index.js';
 import { InferenceEngine, MOE_TINY, MoETransformer, RoutingTrace, sequenceLogProbs, type GeneratedSequence } from '../../src/moe/index.js';
-import { FUSED_ROPE } from '../../src/nn/attention.js';
+import { FUSED_ATTENTION, FUSED_ROPE } from '../../src/nn/attention.js';
 import { FUSED_RMSNORM } from '../../src/nn/layers.js';
 import { describeGpu } from '../tensor/webgpu/gpu.js';
 
@@ -25,15 +26,16 @@ describeGpu('InferenceEngine on WebGPU', () => {
     InferenceEngine.deviceRouting = true;
     FUSED_ROPE.current = true;
     FUSED_RMSNORM.current = true;
+    FUSED_ATTENTION.current = true;
   });
 
-  it('device-side routing and the fused RoPE and RMSNorm give the first version\'s tokens, μ and routing bit for bit (exact and reduction-order profiles)', async () => {
+  it('device-side routing and the fused RoPE, RMSNorm and attention give the first version\'s tokens, μ and routing bit for bit (exact and reduction-order profiles)', async () => {
     const model = new MoETransformer(MOE_TINY, { rng: new Rng(1), device: 'webgpu' });
     for (const profile of ['exact', 'reduction-order']) {
       const eng = new InferenceEngine(model, { profile });
       const out: string[] = [];
       for (const on of [false, true]) {
-        InferenceEngine.deviceRouting = FUSED_ROPE.current = FUSED_RMSNORM.current = on;
+        InferenceEngine.deviceRouting = FUSED_ROPE.current = FUSED_RMSNORM.current = FUSED_ATTENTION.current = on;
         out.push(flat(await eng.generate(prompts(4, 5, 2), { maxNewTokens: 8, rng: new Rng(3), temperature: 0.7 })));
       }
       expect(out[1]).toBe(out[0]);

@@ -445,6 +445,10 @@ export class WebGpuBackend implements Backend {
   addRmsNorm(x: Storage, r: Storage, g: Storage, rows: number, d: number, eps: number): [Storage, Storage] {
     return FU.addRmsNorm(this, x as WebGpuStorage, r as WebGpuStorage, g as WebGpuStorage, rows, d, eps);
   }
+  /** softmax(q·Kᵀ / scale)·V with one query per row (kernels/fused.ts), bit-identical to the composed ops. */
+  decodeAttention(q: Storage, k: Storage, v: Storage, rows: number, Tk: number, hd: number, scale: number): Storage {
+    return FU.decodeAttention(this, q as WebGpuStorage, k as WebGpuStorage, v as WebGpuStorage, rows, Tk, hd, scale);
+  }
   /** RoPE of x [B, T, H, hd] into [B, H, T, hd] (kernels/fused.ts), bit-identical to transpose + applyRope's ops. */
   rope(x: Storage, cos: Storage, sin: Storage, B: number, T: number, H: number, hd: number): Storage {
     return FU.rope(this, x as WebGpuStorage, cos as WebGpuStorage, sin as WebGpuStorage, B, T, H, hd);

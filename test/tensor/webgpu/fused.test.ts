@@ -1,11 +1,12 @@
 /**
- * The fused decode kernels (src/tensor/webgpu/kernels/fused.ts: RoPE, RMSNorm, add + RMSNorm)
+ * The fused decode kernels (src/tensor/webgpu/kernels/fused.ts: RoPE, RMSNorm, add + RMSNorm,
+ * decode attention)
  * against the composed ops they replace, bit for bit: they exist only to cut dispatches, so any
  * difference in a single bit would be a silent numeric change (the engine's exact profile promises μ == π).
  */
 import { afterEach, expect, it } from 'vitest';
 import { Rng, noGrad, randn, tensor, tidy } from '../../../src/index.js';
-import { FUSED_ROPE, ropeHeads } from '../../../src/nn/attention.js';
+import { FUSED_ATTENTION, FUSED_ROPE, decodeAttention, ropeHeads } from '../../../src/nn/attention.js';
 import { FUSED_RMSNORM, addRmsNorm, rmsNorm } from '../../../src/nn/layers.js';
 import { describeGpu } from './gpu.js';
 
@@ -13,6 +14,7 @@ describeGpu('fused WebGPU kernels', () => {
   afterEach(() => {
     FUSED_ROPE.current = true;
     FUSED_RMSNORM.current = true;
+    FUSED_ATTENTION.current = true;
   });
 
   it('ropeHeads: the fused kernel equals transpose + applyRope\'s composed ops bit for bit', async () => {
@@ -76,6 +78,25 @@ describeGpu('fused WebGPU kernels', () => {
       }
       for (const t of [x, r, g]) t.dispose();
       for (const i of [0, 1]) expect(new Uint32Array(out[1]![i]!.buffer)).toEqual(new Uint32Array(out[0]![i]!.buffer));
+    }
+  });
+
+  it('decodeAttention: the fused kernel equals matmul, div, softmax, matmul bit for bit', async () => {
+    const rng = new Rng(17);
+    for (const [B, H, Tk, hd, scale] of [[1, 1, 1, 2, 1], [8, 4, 9, 32, 1], [8, 4, 128, 32, 4], [2, 3, 17, 16, 30], [3, 2, 40, 6, 0.1]] as const) {
+      const q = randn([B, H, 1, hd], { rng, device: 'webgpu' }).mul(scale);
+      const k = randn([B, H, Tk, hd], { rng, device: 'webgpu' });
+      const v = randn([B, H, Tk, hd], { rng, device: 'webgpu' });
+      const out: Float32Array[] = [];
+      for (const fused of [false, true]) {
+        FUSED_ATTENTION.current = fused;
+        const o = noGrad(() => tidy(() => decodeAttention(q, k, v)));
+        expect(o.shape).toEqual([B, H, 1, hd]);
+        out.push((await o.toArray()) as Float32Array);
+        o.dispose();
+      }
+      for (const t of [q, k, v]) t.dispose();
+      expect(new Uint32Array(out[1]!.buffer)).toEqual(new Uint32Array(out[0]!.buffer));
     }
   });
 });

@@ -23,6 +23,15 @@
  * does it; 1/d and ε arrive rounded to f32, as the composed ops' scalar constants do.
  * addRmsNorm also writes s = x + r first and normalises s (a residual add and the next norm,
  * as every transformer block has them: 8 dispatches become 1).
+ *
+ * decodeAttention: one query per sequence (decode) against its cached keys and values,
+ *   o = softmax(q·Kᵀ / scale) · V
+ * (composed: matmul, div, softmax, matmul: 4 dispatches). One invocation per (batch, head) row.
+ * The dot products accumulate `acc += a * b` in index order from 0, as the matmul kernel does
+ * (kernels/matmul.ts: no barrier there either, so whatever the compiler does with that
+ * statement it does in both; the bitwise test checks it on the adapter at hand); the softmax
+ * follows kernels/reduce.ts's (max pass with NaN first, exp(x − m) stored and summed, scaled by
+ * 1 / Σ).
  */
 import { DTypeError } from '../../errors.js';
 import { Params, type WebGpuBackend, type WebGpuStorage } from '../backend.js';
@@ -111,4 +120,60 @@ export function addRmsNorm(
   const params = new Params().u32(rows, d, 0, 0).f32(1 / d, eps, 0, 0);
   b.run({ code: ADD_RMSNORM, buffers: [x, g, out, r, sum], params, groups: groupsFor(rows) });
   return [sum, out];
+}
+
+const DECODE_ATTN = `struct Params { rows: u32, Tk: u32, hd: u32, zero: u32, scale: f32, ninf: f32, pad0: f32, pad1: f32 }
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> Q: array<f32>;
+@group(0) @binding(2) var<storage, read> K: array<f32>;
+@group(0) @binding(3) var<storage, read> V: array<f32>;
+@group(0) @binding(4) var<storage, read_write> P: array<f32>;
+@group(0) @binding(5) var<storage, read_write> O: array<f32>;
+fn isNan(v: f32) -> bool { return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u; }
+${main1d()}
+  if (i >= p.rows) { return; }
+  let q0 = i * p.hd;
+  let kv = i * p.Tk * p.hd;
+  let pr = i * p.Tk;
+  for (var j = 0u; j < p.Tk; j++) {
+    var acc = 0.0;
+    for (var d = 0u; d < p.hd; d++) { acc += Q[q0 + d] * K[kv + j * p.hd + d]; }
+    P[pr + j] = acc / p.scale;
+  }
+  var m = p.ninf;
+  for (var j = 0u; j < p.Tk; j++) {
+    let v = P[pr + j];
+    if (isNan(v)) { m = v; break; }
+    if (v > m) { m = v; }
+  }
+  var sum = 0.0;
+  for (var j = 0u; j < p.Tk; j++) { let e = exp(P[pr + j] - m); P[pr + j] = e; sum += e; }
+  let inv = 1.0 / sum;
+  for (var j = 0u; j < p.Tk; j++) { P[pr + j] = P[pr + j] * inv; }
+  for (var d = 0u; d < p.hd; d++) {
+    var acc = 0.0;
+    for (var j = 0u; j < p.Tk; j++) { acc += P[pr + j] * V[kv + j * p.hd + d]; }
+    O[q0 + d] = acc;
+  }
+}`;
+
+/** Loop iterations one decodeAttention invocation runs (llvmpipe stops an invocation's loops after 65535). */
+export function decodeAttentionIterations(Tk: number, hd: number): number {
+  return 2 * Tk * hd + 4 * Tk + 2 * hd;
+}
+
+/**
+ * softmax(q·Kᵀ / scale)·V for q [rows, hd] (one query per batch-head row), K and V
+ * [rows, Tk, hd] (f32); returns o [rows, hd], the composed ops' values bit for bit.
+ */
+export function decodeAttention(b: WebGpuBackend, q: WebGpuStorage, k: WebGpuStorage, v: WebGpuStorage, rows: number, Tk: number, hd: number, scale: number): WebGpuStorage {
+  if (q.dtype !== 'f32' || k.dtype !== 'f32' || v.dtype !== 'f32') throw new DTypeError('webgpu decodeAttention: f32 only');
+  if (decodeAttentionIterations(Tk, hd) > 60000) throw new DTypeError(`webgpu decodeAttention: ${Tk} keys of ${hd} exceed the kernel's loop budget`);
+  const out = b.alloc('f32', rows * hd);
+  if (rows * hd === 0) return out;
+  const probs = b.alloc('f32', rows * Tk);
+  const params = new Params().u32(rows, Tk, hd, 0).f32(scale, -Infinity, 0, 0);
+  b.run({ code: DECODE_ATTN, buffers: [q, k, v, probs, out], params, groups: groupsFor(rows) });
+  b.dispose(probs);
+  return out;
 }
