@@ -127,7 +127,10 @@ export function ropeHeads(x: Tensor, nHeads: number, positionOffset: number, the
   return applyRope(transpose(reshape(x, [B, T, nHeads, hd]), 1, 2), positionOffset, theta);
 }
 
-/** Use the fused WebGPU kernel in decodeAttention (true), or the composed ops (false: the reference). Same bits. */
+/**
+ * Use the fused WebGPU kernels in decodeAttention and in KVCacheLayer.append's growth (true), or
+ * the composed ops (false: the reference). Same bits.
+ */
 export const FUSED_ATTENTION = { current: true };
 
 /**
@@ -199,8 +202,16 @@ export class KVCacheLayer {
       if (k.dtype !== oldK.dtype || k.device !== oldK.device) {
         throw new DTypeError(`KVCacheLayer.append: new keys are ${k.dtype} on ${k.device}, the cache holds ${oldK.dtype} on ${oldK.device}`);
       }
-      this._keys = keep(cat([oldK, k], 2));
-      this._values = keep(cat([oldV, v], 2));
+      if (FUSED_ATTENTION.current && k.device === 'webgpu' && k.dtype === 'f32' && !isGradEnabled()) {
+        // Both concatenations in one dispatch (kernels/fused.ts appendKV); plain copies, same bits.
+        const [kk, vv] = (k.backend as WebGpuBackend).appendKV(oldK.storage, k.storage, oldV.storage, v.storage, B! * H!, oldK.shape[2]!, k.shape[2]!, hd!);
+        const shape = [B!, H!, oldK.shape[2]! + k.shape[2]!, hd!];
+        this._keys = keep(new Tensor(kk, shape));
+        this._values = keep(new Tensor(vv, shape));
+      } else {
+        this._keys = keep(cat([oldK, k], 2));
+        this._values = keep(cat([oldV, v], 2));
+      }
       if (this.taped) this.retired.push(oldK, oldV);
       else {
         oldK.dispose();

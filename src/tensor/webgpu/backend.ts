@@ -449,6 +449,10 @@ export class WebGpuBackend implements Backend {
   decodeAttention(q: Storage, k: Storage, v: Storage, rows: number, Tk: number, hd: number, scale: number): Storage {
     return FU.decodeAttention(this, q as WebGpuStorage, k as WebGpuStorage, v as WebGpuStorage, rows, Tk, hd, scale);
   }
+  /** The KV cache's two concatenations along positions in one dispatch (kernels/fused.ts). */
+  appendKV(k0: Storage, k1: Storage, v0: Storage, v1: Storage, rows: number, past: number, t: number, hd: number): [Storage, Storage] {
+    return FU.appendKV(this, k0 as WebGpuStorage, k1 as WebGpuStorage, v0 as WebGpuStorage, v1 as WebGpuStorage, rows, past, t, hd);
+  }
   /** RoPE of x [B, T, H, hd] into [B, H, T, hd] (kernels/fused.ts), bit-identical to transpose + applyRope's ops. */
   rope(x: Storage, cos: Storage, sin: Storage, B: number, T: number, H: number, hd: number): Storage {
     return FU.rope(this, x as WebGpuStorage, cos as WebGpuStorage, sin as WebGpuStorage, B, T, H, hd);

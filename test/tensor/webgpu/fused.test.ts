@@ -1,12 +1,12 @@
 /**
  * The fused decode kernels (src/tensor/webgpu/kernels/fused.ts: RoPE, RMSNorm, add + RMSNorm,
- * decode attention)
+ * decode attention, the KV cache's append)
  * against the composed ops they replace, bit for bit: they exist only to cut dispatches, so any
  * difference in a single bit would be a silent numeric change (the engine's exact profile promises μ == π).
  */
 import { afterEach, expect, it } from 'vitest';
 import { Rng, noGrad, randn, tensor, tidy } from '../../../src/index.js';
-import { FUSED_ATTENTION, FUSED_ROPE, decodeAttention, ropeHeads } from '../../../src/nn/attention.js';
+import { FUSED_ATTENTION, FUSED_ROPE, KVCacheLayer, decodeAttention, ropeHeads } from '../../../src/nn/attention.js';
 import { FUSED_RMSNORM, addRmsNorm, rmsNorm } from '../../../src/nn/layers.js';
 import { describeGpu } from './gpu.js';
 
@@ -98,5 +98,25 @@ describeGpu('fused WebGPU kernels', () => {
       for (const t of [q, k, v]) t.dispose();
       expect(new Uint32Array(out[1]!.buffer)).toEqual(new Uint32Array(out[0]!.buffer));
     }
+  });
+
+  it('KVCacheLayer.append: the fused growth equals the two concatenations bit for bit', async () => {
+    const rng = new Rng(19);
+    const steps = [3, 1, 1, 4, 1].map((t) => [randn([2, 3, t, 8], { rng, device: 'webgpu' }), randn([2, 3, t, 8], { rng, device: 'webgpu' })] as const);
+    const out: Float32Array[][] = [];
+    for (const fused of [false, true]) {
+      FUSED_ATTENTION.current = fused;
+      const cache = new KVCacheLayer();
+      const got: Float32Array[] = [];
+      for (const [k, v] of steps) {
+        const { keys, values } = noGrad(() => cache.append(k.mul(1), v.mul(1)));
+        got.push((await keys.toArray()) as Float32Array, (await values.toArray()) as Float32Array);
+      }
+      expect(cache.length).toBe(10);
+      cache.dispose();
+      out.push(got);
+    }
+    steps.flat().forEach((t) => t.dispose());
+    out[0]!.forEach((a, i) => expect(new Uint32Array(out[1]![i]!.buffer)).toEqual(new Uint32Array(a.buffer)));
   });
 });

@@ -32,6 +32,9 @@
  * statement it does in both; the bitwise test checks it on the adapter at hand); the softmax
  * follows kernels/reduce.ts's (max pass with NaN first, exp(x − m) stored and summed, scaled by
  * 1 / Σ).
+ *
+ * appendKV: the KV cache's growth, cat([oldK, k], 2) and cat([oldV, v], 2), as one dispatch
+ * instead of four block copies (pure copies: the same bits by construction).
  */
 import { DTypeError } from '../../errors.js';
 import { Params, type WebGpuBackend, type WebGpuStorage } from '../backend.js';
@@ -176,4 +179,42 @@ export function decodeAttention(b: WebGpuBackend, q: WebGpuStorage, k: WebGpuSto
   b.run({ code: DECODE_ATTN, buffers: [q, k, v, probs, out], params, groups: groupsFor(rows) });
   b.dispose(probs);
   return out;
+}
+
+const APPEND_KV = `struct Params { n: u32, past: u32, t: u32, hd: u32 }
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> K0: array<f32>;
+@group(0) @binding(2) var<storage, read> K1: array<f32>;
+@group(0) @binding(3) var<storage, read> V0: array<f32>;
+@group(0) @binding(4) var<storage, read> V1: array<f32>;
+@group(0) @binding(5) var<storage, read_write> KO: array<f32>;
+@group(0) @binding(6) var<storage, read_write> VO: array<f32>;
+${main1d()}
+  if (i >= p.n) { return; }
+  let len = p.past + p.t;
+  let d = i % p.hd;
+  let pos = (i / p.hd) % len;
+  let row = i / (p.hd * len);
+  if (pos < p.past) {
+    let k = (row * p.past + pos) * p.hd + d;
+    KO[i] = K0[k];
+    VO[i] = V0[k];
+  } else {
+    let k = (row * p.t + pos - p.past) * p.hd + d;
+    KO[i] = K1[k];
+    VO[i] = V1[k];
+  }
+}`;
+
+/** [cat(k0, k1), cat(v0, v1)] along the position axis, for k0, v0 [rows, past, hd] and k1, v1 [rows, t, hd] (f32). */
+export function appendKV(
+  b: WebGpuBackend, k0: WebGpuStorage, k1: WebGpuStorage, v0: WebGpuStorage, v1: WebGpuStorage, rows: number, past: number, t: number, hd: number,
+): [WebGpuStorage, WebGpuStorage] {
+  for (const x of [k0, k1, v0, v1]) if (x.dtype !== 'f32') throw new DTypeError(`webgpu appendKV: f32 only, got ${x.dtype}`);
+  const n = rows * (past + t) * hd;
+  const ko = b.alloc('f32', n);
+  const vo = b.alloc('f32', n);
+  if (n === 0) return [ko, vo];
+  b.run({ code: APPEND_KV, buffers: [k0, k1, v0, v1, ko, vo], params: new Params().u32(n, past, t, hd), groups: groupsFor(n) });
+  return [ko, vo];
 }
