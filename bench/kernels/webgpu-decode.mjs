@@ -1,7 +1,8 @@
 // moe-small generation on WebGPU (issue 7's decode target: 8 prompts × 16 new tokens), the
 // engine's current decode path (v2) against its first version (v1: InferenceEngine.deviceRouting
-// off, one read-back per MoE layer per step; FUSED_ROPE / FUSED_RMSNORM / FUSED_ATTENTION off,
-// RoPE, RMSNorm (+ residual add) and decode attention composed from their ops), and v1 on the
+// and fusedMix off, one read-back per MoE layer per step; FUSED_ROPE / FUSED_RMSNORM /
+// FUSED_ATTENTION off: RoPE, RMSNorm (+ residual add), decode attention, KV growth and the expert
+// mix composed from their ops), and v1 on the
 // original kernels (v0, bench/kernels/webgpu-versions.mjs: host-side savings and the decode
 // reshape of heads stay on there, so v0 is faster than the issue's starting point). Versions
 // alternate in one process so the machine's load falls on all alike. Reports tokens/s (median wall time) and process CPU ms per token.
@@ -26,7 +27,7 @@ let restore = null;
 const set = (v) => {
   restore?.();
   restore = v === 'v0' ? useWebGpuKernels('v1') : null;
-  InferenceEngine.deviceRouting = versions[v].deviceRouting;
+  InferenceEngine.deviceRouting = InferenceEngine.fusedMix = versions[v].deviceRouting;
   FUSED_ROPE.current = FUSED_RMSNORM.current = FUSED_ATTENTION.current = versions[v].fused;
 };
 const names = ['v0', 'v1', 'v2'];

@@ -17,6 +17,7 @@ import {
   roundFp8e4m3, slice, softmax, square, sum, transpose, where,
 } from '../autograd/index.js';
 import { fromTypedArray } from '../tensor/creation.js';
+import type { WebGpuBackend } from '../tensor/webgpu/index.js';
 import { addRmsNorm, rmsNorm } from '../nn/layers.js';
 import { decodeAttention, FUSED_ROPE, KVCache, MASKED_SCORE, ropeHeads, ropeTables } from '../nn/attention.js';
 import type { MoETransformer } from './transformer.js';
@@ -74,6 +75,11 @@ export class InferenceEngine {
    * benchmark can time both in one process). The values computed are the same either way.
    */
   static deviceRouting = true;
+  /**
+   * On WebGPU, the weighted sum of each token's k expert rows as one fused dispatch (true) or
+   * as mul then sum (false: the first version). Same bits (test/moe/engine-webgpu.test.ts).
+   */
+  static fusedMix = true;
   readonly profile: NumericsProfile;
   private w!: W;
   private owned: Tensor[] = [];
@@ -278,6 +284,10 @@ export class InferenceEngine {
     const run = (xe: Tensor, wg: Tensor, wu: Tensor, wd: Tensor) =>
       this.mm(this.mm(xe, wg, false, true).silu().mul(this.mm(xe, wu, false, true)), wd, false, true);
     const rows = expertRows(x, ids, { router: b.router, wGate: b.wGate, wUp: b.wUp, wDown: b.wDown }, sparse ? 'sparse' : 'dense', run);
+    if (InferenceEngine.fusedMix && !this.profile.splitReductions && rows.device === 'webgpu' && rows.dtype === 'f32' && weights.dtype === 'f32' && k <= 1024) {
+      const d = rows.shape[2]!;
+      return new Tensor((rows.backend as WebGpuBackend).weightedRows(rows.storage, weights.storage, n, k, d), [n, d]);
+    }
     return this.profile.splitReductions
       ? add(mul(slice(rows, 1, 0, 1), slice(weights, 1, 0, 1).unsqueeze(-1)).sum(1), mul(slice(rows, 1, 1, k), slice(weights, 1, 1, k).unsqueeze(-1)).sum(1))
       : rows.mul(weights.unsqueeze(-1)).sum(1);

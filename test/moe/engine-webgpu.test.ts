@@ -2,9 +2,9 @@
  * The inference engine on WebGPU (skipped, with the reason printed, where no adapter exists):
  * its decode paths must compute the same values as the first version. The current path keeps
  * each layer's chosen expert ids on the device and reads them back once per step
- * (InferenceEngine.deviceRouting) and runs RoPE, RMSNorm and decode attention as one fused kernel each
- * (FUSED_ROPE, FUSED_RMSNORM, FUSED_ATTENTION); the first awaited the ids per layer and composed
- * all three from their ops. Same tokens, μ and
+ * (InferenceEngine.deviceRouting) and runs RoPE, RMSNorm, decode attention, the KV cache growth and the expert
+ * mix as one fused kernel each (FUSED_ROPE, FUSED_RMSNORM, FUSED_ATTENTION,
+ * InferenceEngine.fusedMix); the first awaited the ids per layer and composed them from their ops. Same tokens, μ and
  * routing bit for bit, and, in the exact profile, μ equals the trainer's GPU log-probs bit for
  * bit (the property the CPU suite, engine.test.ts, checks on the CPU).
  */
@@ -24,18 +24,19 @@ const flat = (res: GeneratedSequence[]) => JSON.stringify(res.map((s) => [s.toke
 describeGpu('InferenceEngine on WebGPU', () => {
   afterEach(() => {
     InferenceEngine.deviceRouting = true;
+    InferenceEngine.fusedMix = true;
     FUSED_ROPE.current = true;
     FUSED_RMSNORM.current = true;
     FUSED_ATTENTION.current = true;
   });
 
-  it('device-side routing and the fused RoPE, RMSNorm and attention give the first version\'s tokens, μ and routing bit for bit (exact and reduction-order profiles)', async () => {
+  it('device-side routing and the fused RoPE, RMSNorm, attention and expert mix give the first version\'s tokens, μ and routing bit for bit (exact and reduction-order profiles)', async () => {
     const model = new MoETransformer(MOE_TINY, { rng: new Rng(1), device: 'webgpu' });
     for (const profile of ['exact', 'reduction-order']) {
       const eng = new InferenceEngine(model, { profile });
       const out: string[] = [];
       for (const on of [false, true]) {
-        InferenceEngine.deviceRouting = FUSED_ROPE.current = FUSED_RMSNORM.current = FUSED_ATTENTION.current = on;
+        InferenceEngine.deviceRouting = InferenceEngine.fusedMix = FUSED_ROPE.current = FUSED_RMSNORM.current = FUSED_ATTENTION.current = on;
         out.push(flat(await eng.generate(prompts(4, 5, 2), { maxNewTokens: 8, rng: new Rng(3), temperature: 0.7 })));
       }
       expect(out[1]).toBe(out[0]);

@@ -453,6 +453,10 @@ export class WebGpuBackend implements Backend {
   appendKV(k0: Storage, k1: Storage, v0: Storage, v1: Storage, rows: number, past: number, t: number, hd: number): [Storage, Storage] {
     return FU.appendKV(this, k0 as WebGpuStorage, k1 as WebGpuStorage, v0 as WebGpuStorage, v1 as WebGpuStorage, rows, past, t, hd);
   }
+  /** Σ_j x[t, j, :]·w[t, j] (kernels/fused.ts), bit-identical to mul then sum over j. */
+  weightedRows(x: Storage, w: Storage, n: number, k: number, d: number): Storage {
+    return FU.weightedRows(this, x as WebGpuStorage, w as WebGpuStorage, n, k, d);
+  }
   /** RoPE of x [B, T, H, hd] into [B, H, T, hd] (kernels/fused.ts), bit-identical to transpose + applyRope's ops. */
   rope(x: Storage, cos: Storage, sin: Storage, B: number, T: number, H: number, hd: number): Storage {
     return FU.rope(this, x as WebGpuStorage, cos as WebGpuStorage, sin as WebGpuStorage, B, T, H, hd);

@@ -35,6 +35,9 @@
  *
  * appendKV: the KV cache's growth, cat([oldK, k], 2) and cat([oldV, v], 2), as one dispatch
  * instead of four block copies (pure copies: the same bits by construction).
+ *
+ * weightedRows: the MoE output mix Σ_j rows[t, j, :] · w[t, j] (composed: mul, then sum over j,
+ * which kernels/reduce.ts accumulates in f32 from 0 in index order): 2 dispatches become 1.
  */
 import { DTypeError } from '../../errors.js';
 import { Params, type WebGpuBackend, type WebGpuStorage } from '../backend.js';
@@ -217,4 +220,28 @@ export function appendKV(
   if (n === 0) return [ko, vo];
   b.run({ code: APPEND_KV, buffers: [k0, k1, v0, v1, ko, vo], params: new Params().u32(n, past, t, hd), groups: groupsFor(n) });
   return [ko, vo];
+}
+
+const WEIGHTED_ROWS = `struct Params { n: u32, k: u32, d: u32, zero: u32 }
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> X: array<f32>;
+@group(0) @binding(2) var<storage, read> W: array<f32>;
+@group(0) @binding(3) var<storage, read_write> O: array<f32>;
+fn r(x: f32) -> f32 { return bitcast<f32>(bitcast<u32>(x) ^ p.zero); }
+${main1d()}
+  if (i >= p.n) { return; }
+  let t = i / p.d;
+  let c = i % p.d;
+  var acc = 0.0;
+  for (var j = 0u; j < p.k; j++) { acc += r(X[(t * p.k + j) * p.d + c] * W[t * p.k + j]); }
+  O[i] = acc;
+}`;
+
+/** Σ_j x[t, j, :]·w[t, j] for x [n, k, d] and w [n, k] (f32); returns [n, d], the composed mul and sum's bits. */
+export function weightedRows(b: WebGpuBackend, x: WebGpuStorage, w: WebGpuStorage, n: number, k: number, d: number): WebGpuStorage {
+  if (x.dtype !== 'f32' || w.dtype !== 'f32') throw new DTypeError(`webgpu weightedRows: f32 only, got ${x.dtype}, ${w.dtype}`);
+  const out = b.alloc('f32', n * d);
+  if (n * d === 0) return out;
+  b.run({ code: WEIGHTED_ROWS, buffers: [x, w, out], params: new Params().u32(n * d, k, d, 0), groups: groupsFor(n * d) });
+  return out;
 }
