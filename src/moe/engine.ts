@@ -76,8 +76,9 @@ export class InferenceEngine {
    */
   static deviceRouting = true;
   /**
-   * On WebGPU, the weighted sum of each token's k expert rows as one fused dispatch (true) or
-   * as mul then sum (false: the first version). Same bits (test/moe/engine-webgpu.test.ts).
+   * On WebGPU, the experts' silu(g)·u and the weighted sum of each token's k expert rows as one
+   * fused dispatch each (true), or composed (false: the first version). Same bits
+   * (test/moe/engine-webgpu.test.ts).
    */
   static fusedMix = true;
   readonly profile: NumericsProfile;
@@ -281,8 +282,13 @@ export class InferenceEngine {
     const weights = gateWeights(logits, idx, layer.gate);
     const sparse = layer.dispatch === 'sparse' || (layer.dispatch === 'auto' && x.device === 'cpu');
     // The trainer's dispatch, with the engine's own expert matmuls (rounded / split-K).
-    const run = (xe: Tensor, wg: Tensor, wu: Tensor, wd: Tensor) =>
-      this.mm(this.mm(xe, wg, false, true).silu().mul(this.mm(xe, wu, false, true)), wd, false, true);
+    const run = (xe: Tensor, wg: Tensor, wu: Tensor, wd: Tensor) => {
+      const g = this.mm(xe, wg, false, true);
+      const u = this.mm(xe, wu, false, true);
+      const fused = InferenceEngine.fusedMix && g.device === 'webgpu' && g.dtype === 'f32' && u.dtype === 'f32' && g.shape.every((s, i) => s === u.shape[i]);
+      const h = fused ? new Tensor((g.backend as WebGpuBackend).siluMul(g.storage, u.storage), g.shape) : g.silu().mul(u);
+      return this.mm(h, wd, false, true);
+    };
     const rows = expertRows(x, ids, { router: b.router, wGate: b.wGate, wUp: b.wUp, wDown: b.wDown }, sparse ? 'sparse' : 'dense', run);
     if (InferenceEngine.fusedMix && !this.profile.splitReductions && rows.device === 'webgpu' && rows.dtype === 'f32' && weights.dtype === 'f32' && k <= 1024) {
       const d = rows.shape[2]!;

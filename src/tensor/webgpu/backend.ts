@@ -457,6 +457,10 @@ export class WebGpuBackend implements Backend {
   weightedRows(x: Storage, w: Storage, n: number, k: number, d: number): Storage {
     return FU.weightedRows(this, x as WebGpuStorage, w as WebGpuStorage, n, k, d);
   }
+  /** silu(g)·u (kernels/fused.ts), bit-identical to the composed silu and mul. */
+  siluMul(g: Storage, u: Storage): Storage {
+    return FU.siluMul(this, g as WebGpuStorage, u as WebGpuStorage);
+  }
   /** RoPE of x [B, T, H, hd] into [B, H, T, hd] (kernels/fused.ts), bit-identical to transpose + applyRope's ops. */
   rope(x: Storage, cos: Storage, sin: Storage, B: number, T: number, H: number, hd: number): Storage {
     return FU.rope(this, x as WebGpuStorage, cos as WebGpuStorage, sin as WebGpuStorage, B, T, H, hd);

@@ -1,11 +1,13 @@
 /**
  * The fused decode kernels (src/tensor/webgpu/kernels/fused.ts: RoPE, RMSNorm, add + RMSNorm,
- * decode attention, the KV cache's append)
+ * decode attention, the KV cache's append, silu·mul; the expert mix is covered by
+ * test/moe/engine-webgpu.test.ts)
  * against the composed ops they replace, bit for bit: they exist only to cut dispatches, so any
  * difference in a single bit would be a silent numeric change (the engine's exact profile promises μ == π).
  */
 import { afterEach, expect, it } from 'vitest';
-import { Rng, noGrad, randn, tensor, tidy } from '../../../src/index.js';
+import { Rng, Tensor, noGrad, randn, tensor, tidy } from '../../../src/index.js';
+import type { WebGpuBackend } from '../../../src/tensor/webgpu/index.js';
 import { FUSED_ATTENTION, FUSED_ROPE, KVCacheLayer, decodeAttention, ropeHeads } from '../../../src/nn/attention.js';
 import { FUSED_RMSNORM, addRmsNorm, rmsNorm } from '../../../src/nn/layers.js';
 import { describeGpu } from './gpu.js';
@@ -118,5 +120,22 @@ describeGpu('fused WebGPU kernels', () => {
     }
     steps.flat().forEach((t) => t.dispose());
     out[0]!.forEach((a, i) => expect(new Uint32Array(out[1]![i]!.buffer)).toEqual(new Uint32Array(a.buffer)));
+  });
+
+  it('siluMul: the fused kernel equals silu then mul bit for bit (wide range, ±0, both sigmoid branches)', async () => {
+    const rng = new Rng(23);
+    const g = randn([4, 37, 64], { rng, device: 'webgpu' }).mul(12);
+    const u = randn([4, 37, 64], { rng, device: 'webgpu' });
+    const edge = tensor(new Float32Array([0, -0, 1e-30, -1e-30, 88, -88, 100, -100, 1e30, -1e30]), { device: 'webgpu' });
+    const ue = tensor(new Float32Array([1, 1, 3, 3, 0.5, 0.5, 2, 2, 1e-20, 1e-20]), { device: 'webgpu' });
+    for (const [a, b] of [[g, u], [edge, ue]] as const) {
+      const ref = noGrad(() => a.silu().mul(b));
+      const fused = new Tensor((a.backend as WebGpuBackend).siluMul(a.storage, b.storage), a.shape);
+      const [x, y] = [(await ref.toArray()) as Float32Array, (await fused.toArray()) as Float32Array];
+      expect(new Uint32Array(y.buffer)).toEqual(new Uint32Array(x.buffer));
+      ref.dispose();
+      fused.dispose();
+    }
+    for (const t of [g, u, edge, ue]) t.dispose();
   });
 });

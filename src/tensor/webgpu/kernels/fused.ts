@@ -38,6 +38,9 @@
  *
  * weightedRows: the MoE output mix Σ_j rows[t, j, :] · w[t, j] (composed: mul, then sum over j,
  * which kernels/reduce.ts accumulates in f32 from 0 in index order): 2 dispatches become 1.
+ *
+ * siluMul: SwiGLU's silu(g)·u with elementwise.ts's silu expression (x · sigm(x), the same
+ * branch-stable sigmoid), the product rounded before the second multiply: 2 dispatches become 1.
  */
 import { DTypeError } from '../../errors.js';
 import { Params, type WebGpuBackend, type WebGpuStorage } from '../backend.js';
@@ -243,5 +246,28 @@ export function weightedRows(b: WebGpuBackend, x: WebGpuStorage, w: WebGpuStorag
   const out = b.alloc('f32', n * d);
   if (n * d === 0) return out;
   b.run({ code: WEIGHTED_ROWS, buffers: [x, w, out], params: new Params().u32(n * d, k, d, 0), groups: groupsFor(n * d) });
+  return out;
+}
+
+const SILU_MUL = `struct Params { n: u32, zero: u32, pad0: u32, pad1: u32 }
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> G: array<f32>;
+@group(0) @binding(2) var<storage, read> U: array<f32>;
+@group(0) @binding(3) var<storage, read_write> O: array<f32>;
+fn r(x: f32) -> f32 { return bitcast<f32>(bitcast<u32>(x) ^ p.zero); }
+fn sigm(x: f32) -> f32 { if (x >= 0.0) { return 1.0 / (1.0 + exp(-x)); } let e = exp(x); return e / (1.0 + e); }
+${main1d()}
+  if (i >= p.n) { return; }
+  let g = G[i];
+  O[i] = r(g * sigm(g)) * U[i];
+}`;
+
+/** silu(g)·u elementwise (same shapes, f32), the composed silu and mul's bits. */
+export function siluMul(b: WebGpuBackend, g: WebGpuStorage, u: WebGpuStorage): WebGpuStorage {
+  if (g.dtype !== 'f32' || u.dtype !== 'f32') throw new DTypeError(`webgpu siluMul: f32 only, got ${g.dtype}, ${u.dtype}`);
+  const n = g.size;
+  const out = b.alloc('f32', n);
+  if (n === 0) return out;
+  b.run({ code: SILU_MUL, buffers: [g, u, out], params: new Params().u32(n, 0, 0, 0), groups: groupsFor(n) });
   return out;
 }
