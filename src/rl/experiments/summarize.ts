@@ -183,7 +183,7 @@ export function summarizeReproduce(plan: ReproducePlan, root: string, outDir: st
     for (const [field, what, yLabel, yScale] of specs) {
       const file = `${slug}-${field}.svg`;
       writeFileAtomic(join(outDir, file), lineChart({
-        title: `${g.title}: ${what}, mean of ${n} seeds`, xLabel: 'global step', yLabel, yScale, series: curves[field]!,
+        width: 900, title: `${g.title}: ${what}, mean of ${n} seeds`, xLabel: 'global step', yLabel, yScale, series: curves[field]!,
       }));
       plots.push(file);
     }

@@ -169,7 +169,8 @@ export function lineChart(spec: LineChartSpec): string {
   if (!(W >= 200) || !(H >= 150)) throw new RangeError(`lineChart: width/height too small (${W}×${H}); need at least 200×150`);
   const log = spec.yScale === 'log';
   const left = 72;
-  const right = 160; // legend column
+  // legend column: wide enough for the longest series name (~7 px per character at 12 px)
+  const right = Math.max(160, 44 + 7 * Math.max(0, ...spec.series.map((s) => s.name.length)));
   const top = 40;
   const bottom = 56;
   const pw = W - left - right;
