@@ -18,6 +18,7 @@ import {
 } from '../autograd/index.js';
 import { fromTypedArray } from '../tensor/creation.js';
 import type { WebGpuBackend } from '../tensor/webgpu/index.js';
+import { chosenExpertsFits } from '../tensor/webgpu/kernels/fused.js';
 import { addRmsNorm, rmsNorm } from '../nn/layers.js';
 import { decodeAttention, FUSED_ROPE, KVCache, MASKED_SCORE, ropeHeads, ropeTables } from '../nn/attention.js';
 import type { MoETransformer } from './transformer.js';
@@ -76,9 +77,10 @@ export class InferenceEngine {
    */
   static deviceRouting = true;
   /**
-   * On WebGPU, the experts' silu(g)·u and the weighted sum of each token's k expert rows as one
-   * fused dispatch each (true), or composed (false: the first version). Same bits
-   * (test/moe/engine-webgpu.test.ts).
+   * On WebGPU, the MoE block fused (true): in the exact profile only the chosen experts run, in
+   * two dispatches (kernels/fused.ts chosenExperts, the dense dispatch's bits); otherwise silu(g)·u
+   * and the weighted sum of each token's k expert rows are one dispatch each. false: the first
+   * version, composed. Same bits either way (test/moe/engine-webgpu.test.ts).
    */
   static fusedMix = true;
   readonly profile: NumericsProfile;
@@ -280,6 +282,16 @@ export class InferenceEngine {
     const n = x.shape[0]!;
     const idx = ids instanceof Tensor ? ids : tensor(ids, { shape: [n, k], dtype: 'i32', device: x.device });
     const weights = gateWeights(logits, idx, layer.gate);
+    const [, hid] = b.wGate.shape as [number, number, number];
+    const d = x.shape[1]!;
+    if (
+      InferenceEngine.fusedMix && this.profile.precision === 'exact' && !this.profile.splitReductions && x.device === 'webgpu'
+      && x.dtype === 'f32' && weights.dtype === 'f32' && layer.dispatch !== 'sparse' && chosenExpertsFits(k, d, hid)
+    ) {
+      // The dense dispatch's values without running the unchosen experts (kernels/fused.ts).
+      const be = x.backend as WebGpuBackend;
+      return new Tensor(be.chosenExperts(x.storage, idx.storage, b.wGate.storage, b.wUp.storage, b.wDown.storage, weights.storage, n, k, d, hid), [n, d]);
+    }
     const sparse = layer.dispatch === 'sparse' || (layer.dispatch === 'auto' && x.device === 'cpu');
     // The trainer's dispatch, with the engine's own expert matmuls (rounded / split-K).
     const run = (xe: Tensor, wg: Tensor, wu: Tensor, wd: Tensor) => {

@@ -4,13 +4,17 @@
  * each layer's chosen expert ids on the device and reads them back once per step
  * (InferenceEngine.deviceRouting) and runs RoPE, RMSNorm, decode attention, the KV cache growth and the expert
  * mix as one fused kernel each (FUSED_ROPE, FUSED_RMSNORM, FUSED_ATTENTION,
- * InferenceEngine.fusedMix); the first awaited the ids per layer and composed them from their ops. Same tokens, μ and
+ * InferenceEngine.fusedMix, which in the exact profile runs only the chosen experts); the first
+ * awaited the ids per layer and composed them from their ops. The chosen-experts kernel is also
+ * checked directly against the dense dispatch at moe-small's sizes. Same tokens, μ and
  * routing bit for bit, and, in the exact profile, μ equals the trainer's GPU log-probs bit for
  * bit (the property the CPU suite, engine.test.ts, checks on the CPU).
  */
 import { afterEach, expect, it } from 'vitest';
 import { Rng, tensor, type Tensor } from '../../src/index.js';
-import { InferenceEngine, MOE_TINY, MoETransformer, RoutingTrace, sequenceLogProbs, type GeneratedSequence } from '../../src/moe/index.js';
+import { Tensor as T2, noGrad, randn, randint } from '../../src/index.js';
+import type { WebGpuBackend } from '../../src/tensor/webgpu/index.js';
+import { expertRows, InferenceEngine, MOE_TINY, MoETransformer, RoutingTrace, sequenceLogProbs, type GeneratedSequence } from '../../src/moe/index.js';
 import { FUSED_ATTENTION, FUSED_ROPE } from '../../src/nn/attention.js';
 import { FUSED_RMSNORM } from '../../src/nn/layers.js';
 import { describeGpu } from '../tensor/webgpu/gpu.js';
@@ -61,5 +65,26 @@ describeGpu('InferenceEngine on WebGPU', () => {
     expect(equal).toBe(n);
     await live.routing.resolve();
     expect(RoutingTrace.concat(res.map((r) => r.routing), 'batch').equals(live.routing)).toBe(true);
+  });
+
+  it('chosenExperts (only the chosen experts, fused) equals the dense dispatch and the mix bit for bit', async () => {
+    const rng = new Rng(29);
+    for (const [n, k, e, d, h] of [[8, 2, 16, 128, 256], [64, 2, 16, 128, 256], [5, 3, 4, 8, 12], [1, 1, 1, 4, 4]] as const) {
+      const x = randn([n, d], { rng, device: 'webgpu' });
+      const p = {
+        router: randn([e, d], { rng, device: 'webgpu' }),
+        wGate: randn([e, h, d], { rng, device: 'webgpu' }).mul(0.1),
+        wUp: randn([e, h, d], { rng, device: 'webgpu' }).mul(0.1),
+        wDown: randn([e, d, h], { rng, device: 'webgpu' }).mul(0.1),
+      };
+      const ids = randint(0, e, [n, k], { rng, device: 'webgpu' }); // repeats allowed: the kernel must not care
+      const w = randn([n, k], { rng, device: 'webgpu' });
+      const ref = noGrad(() => expertRows(x, ids, p, 'dense').mul(w.unsqueeze(-1)).sum(1));
+      const be = x.backend as WebGpuBackend;
+      const got = new T2(be.chosenExperts(x.storage, ids.storage, p.wGate.storage, p.wUp.storage, p.wDown.storage, w.storage, n, k, d, h), [n, d]);
+      const [a, b] = [(await ref.toArray()) as Float32Array, (await got.toArray()) as Float32Array];
+      expect(new Uint32Array(b.buffer)).toEqual(new Uint32Array(a.buffer));
+      for (const t of [x, ids, w, ref, got, ...Object.values(p)]) t.dispose();
+    }
   });
 });

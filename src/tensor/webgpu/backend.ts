@@ -461,6 +461,11 @@ export class WebGpuBackend implements Backend {
   siluMul(g: Storage, u: Storage): Storage {
     return FU.siluMul(this, g as WebGpuStorage, u as WebGpuStorage);
   }
+  /** The chosen experts' SwiGLU and gate-weighted mix in two dispatches (kernels/fused.ts), the dense dispatch's bits. */
+  chosenExperts(x: Storage, ids: Storage, wg: Storage, wu: Storage, wd: Storage, gw: Storage, n: number, k: number, d: number, h: number): Storage {
+    const s = (t: Storage) => t as WebGpuStorage;
+    return FU.chosenExperts(this, s(x), s(ids), s(wg), s(wu), s(wd), s(gw), n, k, d, h);
+  }
   /** RoPE of x [B, T, H, hd] into [B, H, T, hd] (kernels/fused.ts), bit-identical to transpose + applyRope's ops. */
   rope(x: Storage, cos: Storage, sin: Storage, B: number, T: number, H: number, hd: number): Storage {
     return FU.rope(this, x as WebGpuStorage, cos as WebGpuStorage, sin as WebGpuStorage, B, T, H, hd);
