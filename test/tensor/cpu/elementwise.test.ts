@@ -137,3 +137,45 @@ describe('CPU elementwise kernels vs v1 (bit for bit)', () => {
     );
   });
 });
+
+// relu on f32 and the comparisons take branch-free paths (issue 7) that work on bit patterns
+// or on `+(x > y)`; these run them over every class of f32 bit pattern (denormals, the largest
+// finite, ±inf, quiet and signalling NaNs of both signs, ±0) and random bits.
+describe('branch-free relu and comparisons vs v1 on edge bit patterns', () => {
+  const edges = [0, 1, 2, 0x007fffff, 0x00800000, 0x3f800000, 0x7f7fffff, 0x7f800000, 0x7f800001, 0x7fa00000,
+    0x7fc00000, 0x7fffffff, 0x80000000, 0x80000001, 0x807fffff, 0xbf800000, 0xff7fffff, 0xff800000, 0xff800001,
+    0xffc00000, 0xffffffff];
+  const bitsArb = fc.array(fc.oneof(fc.constantFrom(...edges), fc.integer({ min: 0, max: 0xffffffff })), { minLength: 1, maxLength: 64 });
+  const f32FromBits = (bits: number[]) => new Float32Array(Uint32Array.from(bits).buffer);
+
+  it('relu f32: the same bits as v1', () => {
+    fc.assert(
+      fc.property(bitsArb, (bits) => {
+        const x = f32FromBits(bits);
+        const o1 = new Float32Array(x.length);
+        const o2 = new Float32Array(x.length);
+        unaryInto('relu', x, o1);
+        unaryIntoV1('relu', x, o2);
+        expectBitwise(new Int32Array(o1.buffer), new Int32Array(o2.buffer), `relu [${bits.map((b) => b.toString(16))}]`);
+      }),
+      RUNS,
+    );
+  });
+
+  it('comparisons, contiguous and against a broadcast scalar: the same bits as v1', () => {
+    fc.assert(
+      fc.property(bitsArb, bitsArb, fc.constantFrom(...COMPARE_OPS), fc.boolean(), (ba, bb, op, scalar) => {
+        const a = f32FromBits(ba);
+        const b = scalar ? f32FromBits(bb.slice(0, 1)) : f32FromBits(Array.from({ length: ba.length }, (_, i) => bb[i % bb.length]!));
+        const shape = [a.length];
+        const sb = scalar ? [0] : [1];
+        const o1 = new Float32Array(a.length);
+        const o2 = new Float32Array(a.length);
+        binaryInto(COMPARE_FN[op], a, b, o1, shape, [1], sb);
+        binaryIntoV1(COMPARE_FN[op], a, b, o2, shape, [1], sb);
+        expectBitwise(new Int32Array(o1.buffer), new Int32Array(o2.buffer), `${op}`);
+      }),
+      RUNS,
+    );
+  });
+});
