@@ -8,6 +8,14 @@
  * so μ equals the trainer's log π_old bit for bit. The other profiles (numerics.ts) perturb
  * the computation the way real inference engines do, creating the training–inference
  * discrepancy that IS correction and R3 are there to remove.
+ *
+ * On WebGPU's software adapter a decode step is bound by its number of dispatches (30–80 µs
+ * each whatever their size) and by the dense expert dispatch running every expert on every
+ * token. So the decode path there keeps the routing on the device (one read-back per step),
+ * runs RoPE, the residual add + RMSNorm, the one-query attention, the KV growth and the chosen
+ * experts as fused kernels (src/tensor/webgpu/kernels/fused.ts), each bit-identical to the ops
+ * it replaces, so the exact profile still gives μ == π bit for bit (test/moe/engine-webgpu.test.ts).
+ * The first path stays behind InferenceEngine.deviceRouting / fusedMix and the FUSED_* switches.
  */
 import {
   ConfigError, DTypeError, Rng, ShapeError, Tensor, tensor, tidy, type DeviceName, type RngState,
