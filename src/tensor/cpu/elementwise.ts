@@ -11,11 +11,25 @@
  * strides. Each output element is still the same single operation on the same two inputs, so
  * results are bit-identical to v1 (test/tensor/cpu/elementwise.test.ts). relu and the
  * comparisons also avoid data-dependent branches (issue 7: on random signs a mispredicted
- * branch per element made them 5x slower than an add).
+ * branch per element made them 5x slower than an add). Large f32 add/sub/mul/div (bias adds,
+ * SGD updates, gradient products) run in WebAssembly SIMD (kernels/matmul-wasm.ts,
+ * elementwiseWasmF32): every non-NaN result has the same bits as v1, since one f32 rounding
+ * of these four operations equals JS's f64 result rounded to f32; a NaN result is still NaN,
+ * but its sign and payload are x86's, not necessarily V8's (the tests compare with Object.is,
+ * which treats all NaNs alike, as the matmul contract does).
  */
 import type { BinaryOp, CompareOp, UnaryOp } from '../backend.js';
 import type { TypedArray } from '../dtype.js';
+import { elementwiseWasmF32 } from './kernels/matmul-wasm.js';
 import { erf, gelu, geluTanh, roundBf16, roundFp8e4m3, sigmoid, softplus } from './scalar-math.js';
+
+/**
+ * From this many output elements, f32 add/sub/mul/div go to WebAssembly SIMD (copying the
+ * operands in and out costs about 1 µs plus 0.1 ns per element and value; JS takes 1.3-1.7 ns
+ * per element). Rows repeating b must be at least WASM_MIN_ROW long (one call per row).
+ */
+const WASM_MIN_ELEMS = 4096;
+const WASM_MIN_ROW = 64;
 
 export const UNARY_FN: Record<UnaryOp, (x: number) => number> = {
   neg: (x) => -x,
@@ -261,6 +275,13 @@ export function binaryInto(
   const len = dims[r - 1]!;
   const da = ta[r - 1]!;
   const db = tb[r - 1]!;
+  if (op <= Op.Div && out.length >= WASM_MIN_ELEMS && a instanceof Float32Array && b instanceof Float32Array && out instanceof Float32Array) {
+    // Large f32 arithmetic in WebAssembly SIMD when the walk is one contiguous run against a
+    // contiguous, scalar or per-row-repeated b (same bits, see elementwiseWasmF32).
+    const wop = op as 0 | 1 | 2 | 3;
+    if (r === 1 && da === 1 && (db === 1 || db === 0) && elementwiseWasmF32(wop, a, b, db === 1 ? 0 : 1, out, 1, len)) return;
+    if (r === 2 && da === 1 && ta[0] === len && db === 1 && tb[0] === 0 && len >= WASM_MIN_ROW && elementwiseWasmF32(wop, a, b, 2, out, dims[0]!, len)) return;
+  }
   if (r === 1) {
     row2(op, f, a, b, out, 0, len, 0, da, 0, db);
     return;

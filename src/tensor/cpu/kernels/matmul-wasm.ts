@@ -65,6 +65,7 @@ interface Runtime {
   memory: WasmMemory;
   shared: boolean;
   run: (job: number, thread: number) => void;
+  map2: (op: number, a: number, b: number, o: number, bytes: number, bScalar: number) => void;
   f32: Float32Array;
   i32: Int32Array;
   pool: WasmWorkerPool | null;
@@ -102,8 +103,9 @@ function init(): Runtime | null {
     const memory = new WA.Memory({ initial: Math.ceil((DATA_PTR + (1 << 20)) / PAGE), maximum: MAX_PAGES, shared });
     const inst = new WA.Instance(module, { env: { mem: memory } });
     const run = inst.exports.run as (job: number, thread: number) => void;
+    const map2 = inst.exports.map2 as (op: number, a: number, b: number, o: number, bytes: number, bScalar: number) => void;
     runtime = {
-      module, memory, shared, run,
+      module, memory, shared, run, map2,
       f32: new Float32Array(memory.buffer), i32: new Int32Array(memory.buffer),
       pool: null, poolError: null, recordOf: [], nextRecord: 0,
     };
@@ -207,6 +209,43 @@ export function matmulWasmF32(
     return true;
   }
   return compute(rt, a, aOff, b, bOff, out, outOff, m, k, n, transA, transB, maxThreads);
+}
+
+/**
+ * out[r*len + j] = a[r*len + j] op b[...] for r < rows, j < len, all f32, op 0 add, 1 sub,
+ * 2 mul, 3 div, with b[r*len + j] (bKind 0), b[0] (1) or b[j] (2, one row broadcast over
+ * rows) — the shapes the CPU backend's large elementwise ops take after coalescing (see
+ * elementwise.ts, which calls this). Non-NaN results have the bits JS gives (see map2 in
+ * gemm-f32.ts); NaN results stay NaN. Returns false, having written nothing, when the
+ * module is unavailable. Runs on the calling thread only.
+ */
+export function elementwiseWasmF32(
+  op: 0 | 1 | 2 | 3, a: Float32Array, b: Float32Array, bKind: 0 | 1 | 2, out: Float32Array, rows: number, len: number,
+): boolean {
+  const rt = init();
+  if (rt === null) return false;
+  const n = rows * len;
+  const padded = align(n * 4, 16);
+  const bLen = bKind === 0 ? n : bKind === 1 ? 1 : len;
+  const aPtr = DATA_PTR;
+  const bPtr = aPtr + align(padded, 64);
+  // The output goes after b with a vector of slack: in bKind 2 each row's last vector may run
+  // past the row into the next one (overwritten when that row is computed) or past the end.
+  const oPtr = bPtr + align(bLen * 4 + 16, 64);
+  const end = oPtr + padded + 16;
+  if (end > MAX_PAGES * PAGE) return false;
+  ensureBytes(rt, end);
+  const F = rt.f32;
+  F.set(a.length === n ? a : a.subarray(0, n), aPtr >>> 2);
+  F.set(b.length === bLen ? b : b.subarray(0, bLen), bPtr >>> 2);
+  if (bKind === 2) {
+    const rowBytes = align(len * 4, 16);
+    for (let r = 0; r < rows; r++) rt.map2(op, aPtr + r * len * 4, bPtr, oPtr + r * len * 4, rowBytes, 0);
+  } else {
+    rt.map2(op, aPtr, bPtr, oPtr, padded, bKind);
+  }
+  out.set(F.subarray(oPtr >>> 2, (oPtr >>> 2) + n));
+  return true;
 }
 
 function compute(

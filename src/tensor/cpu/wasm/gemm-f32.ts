@@ -556,5 +556,55 @@ export function emitGemmModule(cfg: GemmConfig, memory: Omit<MemoryImport, 'modu
       });
     });
   }
+  // ---------------------------------------------------------------------------------------
+  // map2(op, a, b, o, bytes, bScalar): o[i] = a[i] op b[i] (b[0] when bScalar) for the f32
+  // arrays at byte pointers a, b, o, 4 lanes at a time over `bytes` (a multiple of 16; the
+  // caller pads). op: 0 add, 1 sub, 2 mul, 3 div. It lives in this module only to share its
+  // memory and runtime: the CPU backend's large f32 add/sub/mul/div (bias adds, SGD updates,
+  // gradient products) run here, since scalar JS converts every f32 to f64 and back (about
+  // 1.3-1.7 ns per element against about 0.1 per copy in or out). For these four operations
+  // one f32 rounding of the exact result equals JS's f64 result rounded to f32 (f64 holds
+  // more than 2*24+2 bits, so the double rounding is innocuous), so every non-NaN result has
+  // the same bits; a NaN result stays NaN, with the sign and payload x86 gives.
+  const OPS: ((f: FunctionBuilder) => void)[] = [
+    (f) => f.f32x4Add(), (f) => f.f32x4Sub(), (f) => f.f32x4Mul(), (f) => f.f32x4Div(),
+  ];
+  const map2 = mod.add(new FunctionBuilder('map2', [I32, I32, I32, I32, I32, I32]));
+  {
+    const f = map2;
+    const [op, a, b, o, bytes, bScalar] = [0, 1, 2, 3, 4, 5];
+    const i = f.local(I32);
+    const bv = f.local(V128);
+    const chain = (q: number): void => {
+      const body = (): void => {
+        f.get(bScalar).if(
+          () => {
+            f.get(b).v128Load32Splat().set(bv);
+            f.forLt(i, () => f.i32(0), () => f.get(bytes), 16, () => {
+              f.get(o).get(i).i32Add();
+              f.get(a).get(i).i32Add().v128Load().get(bv);
+              OPS[q]!(f);
+              f.v128Store();
+            });
+          },
+          () => {
+            f.forLt(i, () => f.i32(0), () => f.get(bytes), 16, () => {
+              f.get(o).get(i).i32Add();
+              f.get(a).get(i).i32Add().v128Load();
+              f.get(b).get(i).i32Add().v128Load();
+              OPS[q]!(f);
+              f.v128Store();
+            });
+          },
+        );
+      };
+      if (q === OPS.length - 1) {
+        body();
+        return;
+      }
+      f.get(op).i32(q).i32Eq().if(body, () => chain(q + 1));
+    };
+    chain(0);
+  }
   return mod.toBytes();
 }
