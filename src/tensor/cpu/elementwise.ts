@@ -20,7 +20,7 @@
  */
 import type { BinaryOp, CompareOp, UnaryOp } from '../backend.js';
 import type { TypedArray } from '../dtype.js';
-import { elementwiseWasmF32 } from './kernels/matmul-wasm.js';
+import { elementwiseWasmF32, type WasmElementwiseOp } from './kernels/matmul-wasm.js';
 import { erf, gelu, geluTanh, roundBf16, roundFp8e4m3, sigmoid, softplus } from './scalar-math.js';
 
 /**
@@ -192,6 +192,9 @@ function opOf(f: Fn2): Op {
   return Op.Other;
 }
 
+/** Op code -> map2's op code (Other never goes there). */
+const WASM_OP: WasmElementwiseOp[] = [0, 1, 2, 3, 0, 4, 5, 7, 9, 6, 8];
+
 /**
  * Comparisons, any strides: `+(x > y)` is the same 1 or 0 as COMPARE_FN's `x > y ? 1 : 0`
  * (NaN compares false, or unequal, either way), but V8 emits a setcc instead of a branch
@@ -275,10 +278,10 @@ export function binaryInto(
   const len = dims[r - 1]!;
   const da = ta[r - 1]!;
   const db = tb[r - 1]!;
-  if (op <= Op.Div && out.length >= WASM_MIN_ELEMS && a instanceof Float32Array && b instanceof Float32Array && out instanceof Float32Array) {
+  if (op !== Op.Other && out.length >= WASM_MIN_ELEMS && a instanceof Float32Array && b instanceof Float32Array && out instanceof Float32Array) {
     // Large f32 arithmetic in WebAssembly SIMD when the walk is one contiguous run against a
     // contiguous, scalar or per-row-repeated b (same bits, see elementwiseWasmF32).
-    const wop = op as 0 | 1 | 2 | 3;
+    const wop = WASM_OP[op]!;
     if (r === 1 && da === 1 && (db === 1 || db === 0) && elementwiseWasmF32(wop, a, b, db === 1 ? 0 : 1, out, 1, len)) return;
     if (r === 2 && da === 1 && ta[0] === len && db === 1 && tb[0] === 0 && len >= WASM_MIN_ROW && elementwiseWasmF32(wop, a, b, 2, out, dims[0]!, len)) return;
   }

@@ -180,16 +180,18 @@ describe('branch-free relu and comparisons vs v1 on edge bit patterns', () => {
   });
 });
 
-// Large f32 add/sub/mul/div run in WebAssembly SIMD (elementwiseWasmF32, from 4096 elements):
+type Fn2Name = 'add' | 'sub' | 'mul' | 'div' | (typeof COMPARE_OPS)[number];
+
+// Large f32 add/sub/mul/div and comparisons run in WebAssembly SIMD (elementwiseWasmF32, from 4096 elements):
 // contiguous, scalar and row-broadcast b, lengths that are not multiples of 4, values with
 // NaN, ±0, ±Inf, denormals and overflowing products. Non-NaN results must have v1's bits;
 // NaN results only stay NaN (Object.is), as the header of gemm-f32.ts's map2 states.
 describe('large f32 arithmetic (WebAssembly path) vs v1', () => {
   const specials = [NaN, 0, -0, Infinity, -Infinity, 1e-45, -3e-39, 3.4e38, -3.4e38, 1, -1, 0.1];
-  it('every op, contiguous / scalar / per-row b', () => {
+  it('every arithmetic op and comparison, contiguous / scalar / per-row b', () => {
     fc.assert(
       fc.property(
-        fc.integer({ min: 1, max: 80 }), fc.integer({ min: 64, max: 130 }), fc.constantFrom('add', 'sub', 'mul', 'div') as fc.Arbitrary<'add' | 'sub' | 'mul' | 'div'>,
+        fc.integer({ min: 1, max: 80 }), fc.integer({ min: 64, max: 130 }), fc.constantFrom<Fn2Name>('add', 'sub', 'mul', 'div', ...COMPARE_OPS),
         fc.constantFrom(0, 1, 2), fc.integer({ min: 1, max: 1 << 30 }),
         (rows0, len, op, bKind, seed) => {
           const rows = Math.max(rows0, Math.ceil(4096 / len));
@@ -205,12 +207,13 @@ describe('large f32 arithmetic (WebAssembly path) vs v1', () => {
           const sb = bKind === 0 ? [len, 1] : bKind === 1 ? [0, 0] : [0, 1];
           const o1 = new Float32Array(n);
           const o2 = new Float32Array(n);
-          binaryInto(BINARY_FN[op], a, b, o1, shape, [len, 1], sb);
-          binaryIntoV1(BINARY_FN[op], a, b, o2, shape, [len, 1], sb);
+          const f = op in COMPARE_FN ? COMPARE_FN[op as keyof typeof COMPARE_FN] : BINARY_FN[op as 'add'];
+          binaryInto(f, a, b, o1, shape, [len, 1], sb);
+          binaryIntoV1(f, a, b, o2, shape, [len, 1], sb);
           expectBitwise(o1, o2, `${op} bKind ${bKind} [${rows}, ${len}]`);
         },
       ),
-      { numRuns: 60 },
+      { numRuns: 100 },
     );
   });
 });

@@ -211,16 +211,18 @@ export function matmulWasmF32(
   return compute(rt, a, aOff, b, bOff, out, outOff, m, k, n, transA, transB, maxThreads);
 }
 
+export type WasmElementwiseOp = 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9;
+
 /**
  * out[r*len + j] = a[r*len + j] op b[...] for r < rows, j < len, all f32, op 0 add, 1 sub,
- * 2 mul, 3 div, with b[r*len + j] (bKind 0), b[0] (1) or b[j] (2, one row broadcast over
+ * 2 mul, 3 div, 4..9 the comparisons eq ne lt gt le ge (1 or 0), with b[r*len + j] (bKind 0), b[0] (1) or b[j] (2, one row broadcast over
  * rows) — the shapes the CPU backend's large elementwise ops take after coalescing (see
  * elementwise.ts, which calls this). Non-NaN results have the bits JS gives (see map2 in
  * gemm-f32.ts); NaN results stay NaN. Returns false, having written nothing, when the
  * module is unavailable. Runs on the calling thread only.
  */
 export function elementwiseWasmF32(
-  op: 0 | 1 | 2 | 3, a: Float32Array, b: Float32Array, bKind: 0 | 1 | 2, out: Float32Array, rows: number, len: number,
+  op: WasmElementwiseOp, a: Float32Array, b: Float32Array, bKind: 0 | 1 | 2, out: Float32Array, rows: number, len: number,
 ): boolean {
   const rt = init();
   if (rt === null) return false;

@@ -286,6 +286,13 @@ export class FunctionBuilder {
   f32x4Sub(): this { return this.simd(0xe5); }
   f32x4Div(): this { return this.simd(0xe7); }
   f32x4Sqrt(): this { return this.simd(0xe3); }
+  // Lane comparisons (all-ones or all-zeros masks) and a mask, for the CPU backend's
+  // comparisons (map2 in gemm-f32.ts).
+  f32x4Cmp(op: 'eq' | 'ne' | 'lt' | 'gt' | 'le' | 'ge'): this {
+    return this.simd({ eq: 0x41, ne: 0x42, lt: 0x43, gt: 0x44, le: 0x45, ge: 0x46 }[op]);
+  }
+  f32x4Splat(): this { return this.simd(0x13); }
+  v128And(): this { return this.simd(0x4e); }
 
   /** The encoded body: local declarations, instructions, end. */
   body(): number[] {

@@ -559,15 +559,21 @@ export function emitGemmModule(cfg: GemmConfig, memory: Omit<MemoryImport, 'modu
   // ---------------------------------------------------------------------------------------
   // map2(op, a, b, o, bytes, bScalar): o[i] = a[i] op b[i] (b[0] when bScalar) for the f32
   // arrays at byte pointers a, b, o, 4 lanes at a time over `bytes` (a multiple of 16; the
-  // caller pads). op: 0 add, 1 sub, 2 mul, 3 div. It lives in this module only to share its
+  // caller pads). op: 0 add, 1 sub, 2 mul, 3 div, 4..9 eq ne lt gt le ge. It lives in this module only to share its
   // memory and runtime: the CPU backend's large f32 add/sub/mul/div (bias adds, SGD updates,
   // gradient products) run here, since scalar JS converts every f32 to f64 and back (about
   // 1.3-1.7 ns per element against about 0.1 per copy in or out). For these four operations
   // one f32 rounding of the exact result equals JS's f64 result rounded to f32 (f64 holds
   // more than 2*24+2 bits, so the double rounding is innocuous), so every non-NaN result has
   // the same bits; a NaN result stays NaN, with the sign and payload x86 gives.
+  // Ops 4..9 compare (eq, ne, lt, gt, le, ge) and give 1 or 0 (the lane mask ANDed with the
+  // bits of 1.0f), exactly what the JS comparisons store; NaN compares unequal, as in JS.
+  const cmp = (c: 'eq' | 'ne' | 'lt' | 'gt' | 'le' | 'ge') => (f: FunctionBuilder): void => {
+    f.f32x4Cmp(c).f32(1).f32x4Splat().v128And();
+  };
   const OPS: ((f: FunctionBuilder) => void)[] = [
     (f) => f.f32x4Add(), (f) => f.f32x4Sub(), (f) => f.f32x4Mul(), (f) => f.f32x4Div(),
+    cmp('eq'), cmp('ne'), cmp('lt'), cmp('gt'), cmp('le'), cmp('ge'),
   ];
   const map2 = mod.add(new FunctionBuilder('map2', [I32, I32, I32, I32, I32, I32]));
   {
