@@ -121,4 +121,29 @@ for (const [m, k, n] of QUICK ? small.slice(0, 6) : small) {
     console.log(`| ${m} × ${k} × ${n} | ${layoutName(layout)} | ${us(told)} | ${us(tnew)} | ${us(tf32)} | ${(told / tnew).toFixed(2)}× |`);
   }
 }
+// Layouts by thread CPU time. On a loaded machine wall-clock samples of one layout can land in
+// a busier moment than another's (issue 7's 'transposed layouts 2x slower' at 1024³ was such
+// a reading); process.cpuUsage counts only the time this process ran (v3 on 1 thread: no
+// workers, so it is the kernel's own time, plus V8's helper threads, which are idle here).
+console.log('\nv3 on 1 thread by layout, median CPU ms per call (process.cpuUsage; descheduled time not counted):\n');
+console.log('| m × k × n | A·B | Aᵀ·B | A·Bᵀ | Aᵀ·Bᵀ |');
+console.log('|---|---|---|---|---|');
+for (const [m, k, n] of QUICK ? [[1024, 1024, 1024]] : [[1024, 1024, 1024], [512, 256, 512], [256, 512, 512]]) {
+  const a = randomF32(m * k, 5);
+  const b = randomF32(k * n, 6);
+  const out = new Float32Array(m * n);
+  const reps = Math.max(1, Math.round(3e8 / (m * n * k)));
+  const cpu = LAYOUTS.map(() => []);
+  for (let r = 0; r < RUNS + 2; r++) {
+    LAYOUTS.forEach(([tA, tB], i) => {
+      const c0 = process.cpuUsage();
+      for (let q = 0; q < reps; q++) v3t1(a, 0, b, 0, out, 0, m, k, n, tA, tB);
+      const c = process.cpuUsage(c0);
+      if (r >= 2) cpu[i].push((c.user + c.system) / 1e3 / reps);
+    });
+  }
+  const med = (ts) => ts.sort((x, y) => x - y)[RUNS >> 1];
+  console.log(`| ${m} × ${k} × ${n} | ${cpu.map((ts) => { const t = med(ts); return `${t.toFixed(2)} (${((2 * m * n * k) / t / 1e6).toFixed(1)} GFLOP/s)`; }).join(' | ')} |`);
+}
+
 console.log(`\n(load average at the end: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')})`);

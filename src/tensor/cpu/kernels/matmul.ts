@@ -108,6 +108,22 @@
  *   256 x 512 x 10     A.Bt     719      128
  *
  * v2 in f32 mode (the fallback) runs about 2.2x slower than v2 in f64 mode.
+ *
+ * The transposed layouts are not slower. The At.B / A.Bt / At.Bt rows of the 1024 table
+ * above (about 2x below A.B) were wall-clock samples taken while other jobs held the cores.
+ * Timed by process CPU time (bench/kernels/matmul-kernel.mjs, last table; v3 on 1 thread,
+ * median of 9, load average 2.7-4.6 on 2 cores), every layout runs at the same speed, since
+ * packing makes the micro-kernel's input identical and costs O(k(m+n)) against O(mkn):
+ *
+ *   m x k x n            A.B     At.B    A.Bt    At.Bt    (GFLOP/s by CPU time)
+ *   1024 x 1024 x 1024   51.7    51.3    51.7    51.7
+ *   512 x 256 x 512      54.1    53.8    54.0    53.8     (the MLP's dW1 = X^T.dY shape)
+ *   256 x 512 x 512      53.1    52.5    53.5    53.1     (the MLP's forward / dX shape)
+ *
+ * and the wall-clock table of the same run gave 49.4 / 49.9 / 50.5 / 50.5 at 1024 on one
+ * thread. So the kernel was left as it is; the MLP step's remaining time outside the matmul
+ * was in elementwise code (see elementwise.ts: branch-free relu and comparisons, large f32
+ * arithmetic in WebAssembly), which took the step from about 10.5 to 7.6 ms of CPU time.
  */
 
 import { matmulWasmF32, wasmMatmulStatus, GEMM_TILE } from './matmul-wasm.js';
