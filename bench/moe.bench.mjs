@@ -61,8 +61,8 @@ console.log('|---|---|---|---|---|---|');
 for (const name of ['moe-tiny', 'moe-small']) {
   for (const device of devices) {
     const [B, T] = name === 'moe-tiny' ? [8, 32] : [8, 64];
-    const ms = await trainStep(name, device, B, T, 3);
-    const tps = await generation(name, device, 8, 8, 16, 3);
+    const ms = await trainStep(name, device, B, T, 7);
+    const tps = await generation(name, device, 8, 8, 16, 7);
     console.log(`| ${name} | ${device} | ${B}×${T} | ${ms.toFixed(0)} | 8×16 | ${tps.toFixed(0)} |`);
     const tiny = name === 'moe-tiny';
     report(WORKLOADS[tiny ? 'tinyTrain' : 'smallTrain'], `stablerl ${device}`, ms, 'ms');

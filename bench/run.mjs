@@ -61,5 +61,5 @@ for (const w of Object.values(WORKLOADS)) {
 }
 const notes = rows.filter((r) => r.workload !== '_meta' && (r.value === null || r.value === undefined) && r.note);
 for (const n of notes) console.log(`\n- ${n.column}: ${n.note}`);
-console.log('\n("–": not applicable, not run, or the backend could not run it. matmul and MLP: medians of 7 after warm-up; MoE rows: medians of 3 after one warm-up step (bench/moe.bench.mjs). GFLOP/s and tok/s: higher is better; ms: lower is better.)\n');
+console.log('\n("–": not applicable, not run, or the backend could not run it. matmul and MLP: medians of 7 after warm-up; MoE rows: medians of 7 after one warm-up step (the "webgpu v1" comparison rows of bench/moe.bench.mjs: 3). GFLOP/s and tok/s: higher is better; ms: lower is better.)\n');
 process.exit(failed === 0 ? 0 : 1);
