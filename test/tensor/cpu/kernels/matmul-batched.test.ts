@@ -9,6 +9,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { sameBits } from '../../../helpers/bits.js';
 import { matmulT, tensor, type Tensor } from '../../../../src/index.js';
 import { matmulNaive, matmulNaiveF32 } from '../../../../src/tensor/cpu/kernels/matmul.js';
 
@@ -55,12 +56,6 @@ function reference(
     ref(A, index(aBatch, coords) * m * k, B, index(bBatch, coords) * k * n, out, t * m * n, m, k, n, transA, transB);
   }
   return out;
-}
-
-function sameBits(x: Float32Array | Float64Array, y: Float32Array | Float64Array): boolean {
-  const bx = new Uint8Array(x.buffer, x.byteOffset, x.byteLength);
-  const by = new Uint8Array(y.buffer, y.byteOffset, y.byteLength);
-  return bx.length === by.length && bx.every((v, i) => v === by[i]);
 }
 
 describe('CPU batched matmul', () => {

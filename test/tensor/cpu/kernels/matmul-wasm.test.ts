@@ -15,6 +15,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fillBinades as fill, sameBits } from '../../../helpers/bits.js';
 import { cpuMatmulImpl, matmulInto, matmulJs, matmulNaiveF32 } from '../../../../src/tensor/cpu/kernels/matmul.js';
 import {
   configureWasmMatmul,
@@ -23,33 +24,6 @@ import {
   startWasmMatmulWorkers,
   wasmMatmulStatus,
 } from '../../../../src/tensor/cpu/kernels/matmul-wasm.js';
-
-/** Values spanning many binades, with zeros and -0, so any change of summation order shows. */
-function fill(arr: Float32Array, seed: number): Float32Array {
-  let s = seed >>> 0 || 1;
-  const next = (): number => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 4294967296;
-  };
-  for (let i = 0; i < arr.length; i++) {
-    const r = next();
-    if (r < 0.04) arr[i] = 0;
-    else if (r < 0.06) arr[i] = -0;
-    else arr[i] = (next() - 0.5) * 2 ** Math.floor(next() * 40 - 20);
-  }
-  return arr;
-}
-
-function sameBits(x: Float32Array, y: Float32Array): boolean {
-  const bx = new Uint8Array(x.buffer, x.byteOffset, x.byteLength);
-  const by = new Uint8Array(y.buffer, y.byteOffset, y.byteLength);
-  if (bx.length !== by.length) return false;
-  for (let i = 0; i < bx.length; i++) if (bx[i] !== by[i]) return false;
-  return true;
-}
 
 function expectSame(got: Float32Array, want: Float32Array, what: unknown): void {
   if (!sameBits(got, want)) {

@@ -19,39 +19,11 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { fillBinades as fill, sameBits } from '../../../helpers/bits.js';
 import { type FloatArray, matmulInto, matmulJs, matmulNaive, matmulNaiveF32 } from '../../../../src/tensor/cpu/kernels/matmul.js';
 
 type Ctor = Float32ArrayConstructor | Float64ArrayConstructor;
 const CTORS: Record<'f32' | 'f64', Ctor> = { f32: Float32Array, f64: Float64Array };
-
-/** Deterministic values spanning many binades (so any change of summation order shows), with exact zeros and -0. */
-function fill(arr: FloatArray, seed: number): FloatArray {
-  let s = seed >>> 0 || 1;
-  const next = (): number => {
-    // xorshift32
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 4294967296;
-  };
-  for (let i = 0; i < arr.length; i++) {
-    const r = next();
-    if (r < 0.04) arr[i] = 0;
-    else if (r < 0.06) arr[i] = -0;
-    else arr[i] = (next() - 0.5) * 2 ** Math.floor(next() * 40 - 20);
-  }
-  return arr;
-}
-
-/** Byte-level equality of two arrays of the same type (NaN payloads and -0 included). */
-function sameBits(x: FloatArray, y: FloatArray): boolean {
-  const bx = new Uint8Array(x.buffer, x.byteOffset, x.byteLength);
-  const by = new Uint8Array(y.buffer, y.byteOffset, y.byteLength);
-  if (bx.length !== by.length) return false;
-  for (let i = 0; i < bx.length; i++) if (bx[i] !== by[i]) return false;
-  return true;
-}
 
 /** Index of the first element that differs (Object.is), for readable failures; -1 if none. */
 function firstDiff(x: FloatArray, y: FloatArray): number {
