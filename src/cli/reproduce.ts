@@ -34,8 +34,8 @@ Runs the paper's experiments in miniature (docs/results.md explains them):
   F1 on-policy: MiniRL, w/o train-infer IS, w/ length-norm, + R3
   F2/F3 off-policy N ∈ {2,4,8}: MiniRL (no clip), + R2 (no clip), + R2, + R3
   F4 cold start: canonical / reformatted / noisy demonstrations, then MiniRL + R2 (N = 2)
-Full: 3 seeds × 40 steps per arm, 54 runs (the committed run took 77 min on a loaded 2-core
-machine, before the faster kernels). --quick: 2 seeds × 16 steps, N ∈ {2, 8}, 28 runs (7 min). Writes DIR (default runs/reproduce-<full|quick>-<time>) with
+Full: 3 seeds × 40 steps per arm, 54 runs (17 min on 2 cores; docs/results/ holds its outputs).
+--quick: 2 seeds × 16 steps, N ∈ {2, 8}, 28 runs (7 min on a loaded 2-core machine). Writes DIR (default runs/reproduce-<full|quick>-<time>) with
 coldstart/, one directory per run, summary.md, summary.json and plots/. Re-running with the same
 --out skips the jobs already finished. --summarize DIR only rewrites DIR's summary and plots.`;
 
