@@ -32,7 +32,7 @@ export interface MoETransformerOptions {
   rng?: Rng;
   dtype?: FloatDType;
   device?: DeviceName;
-  /** Expert dispatch ('auto': sparse on the CPU, dense elsewhere; see layer.ts). */
+  /** Expert dispatch ('auto': sparse on the CPU; elsewhere sparse or dense by a shape-only cost model, see layer.ts autoDispatch). */
   dispatch?: Dispatch;
 }
 
