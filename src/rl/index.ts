@@ -10,3 +10,4 @@ export * from './losses/index.js';
 export * from './trainer/index.js';
 export * as tasks from './tasks/index.js';
 export * as report from './report/index.js';
+export * as theory from './theory/index.js';

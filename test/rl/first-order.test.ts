@@ -1,14 +1,14 @@
 /**
- * The first-order theorem of PAPER.md §1, proved exactly on policies small enough to enumerate
+ * The first-order theorem of docs/paper.md §1, proved exactly on policies small enough to enumerate
  * (issue 5, "Property tests" 1–3). Why it exists: the whole loss family rests on the claim that
  * the token-level surrogate J_token is a first-order approximation of the true sequence-level
  * objective J_seq. Here every expectation is an exact sum over all V^T responses (V, T ∈ 2..4,
- * at most 256 responses), in f64, with gradients from the project's autograd; see tabular.ts for
+ * at most 256 responses), in f64, with gradients from the project's autograd; see src/rl/theory/tabular.ts for
  * the policies (one logit row per prefix). fast-check draws the logits θ_old, the rewards R(y)
  * (continuous in [−1, 1], or binary 0/1 like a verifier's), the perturbation direction d and the
  * train–inference discrepancy direction e.
  *
- * Equations (PAPER.md §1), with μ the rollout (inference) policy and T = |y| for every y:
+ * Equations (docs/paper.md §1), with μ the rollout (inference) policy and T = |y| for every y:
  *   Eq. (1)  J_seq(θ)   = Σ_y π_θ(y) R(y)
  *   Eq. (2)  ∇J_seq     = E_{y~π_θ}[R Σ_t ∇log π_θ(y_t|y_<t)]  (= E_{y~μ}[(π_θ(y)/μ(y)) R Σ_t ∇log π_θ])
  *   Eq. (3)  J_token(θ) = E_{y~μ}[Σ_t (π_θ(y_t|y_<t)/μ(y_t|y_<t)) R(y)]  (no baseline, no 1/|y|: as written)
@@ -67,8 +67,8 @@ import { describe, expect, it } from 'vitest';
 import { grad, gradcheck, tensor, type Tensor } from '../../src/index.js';
 import { valueArb } from '../helpers/arbitraries.js';
 import {
-  jSeq, jToken, perSequence, pgSurrogate, seqProbs, table, tabular, tangent, tokenLogp, type Tabular,
-} from './tabular.js';
+  jSeq, jToken, perSequence, pgSurrogate, seqProbs, table, sequenceSpace as tabular, tangent, tokenLogp, type SequenceSpace as Tabular,
+} from '../../src/rl/theory/index.js';
 
 const RUNS = { numRuns: 40 } as const;
 const EPS = [1e-2, 5e-3, 2.5e-3] as const; // each half the one before

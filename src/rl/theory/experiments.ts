@@ -1,0 +1,326 @@
+/**
+ * The figures of docs/theory.md, computed exactly: every number comes from a sum over every
+ * response of an enumerable policy, so nothing here is a sample and a re-run with the same seed
+ * gives the same numbers. `theoryReport` returns the data (for the JSON) and the SVG charts;
+ * src/cli/theory.ts writes them.
+ *
+ *   bias-variance-T-δ*.svg  bias² and per-sample variance of each estimator against T at one δ
+ *                           (docs/paper.md §1: Eq. 2 vs Eq. 4, the first-order argument)
+ *   bias-staleness.svg      ‖bias‖ against the distance of θ from θ_old, μ = π_old (Eq. 5's
+ *                           staleness factor; Eq. 7's clip mask)
+ *   routing-flip.svg        π_θ/π_old of one token along a path through a routing tie, with no
+ *                           replay, R2 and R3 (§2, Eq. 6)
+ *   dyn-onpolicy-*.svg      exact dynamics (i): on-policy, persistent engine error, with and
+ *                           without the IS weight
+ *   dyn-staleness.svg       exact dynamics (ii): N updates per rollout with and without the mask
+ *   dyn-moe-N*.svg, dyn-moe-kl.svg  exact dynamics (iii): MoE, no replay / R2 / R3, N = 1…8
+ */
+import { ConfigError } from '../../tensor/index.js';
+import { lineChart, type Series } from '../report/svg.js';
+import { runDynamics, type DynamicsRecord, type Replay } from './dynamics.js';
+import { exactEngine, logitErrorEngine, checkDelta } from './engines.js';
+import { checkEstimator, estimatorMoments, type EstimatorName } from './estimators.js';
+import { jSeqGradient, tokenLogProbs } from './exact.js';
+import { moePolicy, routeFlipEngine, topkIndices } from './moe-policy.js';
+import { sharedPolicy, tabularPolicy } from './policy.js';
+import { alternatingCount, halfOnes, halfOnesJ, normals, positionalTable, rewardOf, tokenDirection } from './setups.js';
+import { MAX_RESPONSES, sequenceSpace } from './space.js';
+
+export interface TheoryOptions {
+  seed?: number;
+  /** Response lengths of the bias/variance figure (vocabulary 2, so T ≤ 12). */
+  lengths?: number[];
+  /** Discrepancies δ of the bias/variance figure, one chart each. */
+  deltas?: number[];
+  /** Estimators of the bias/variance figure. */
+  estimators?: string[];
+}
+
+export const THEORY_DEFAULTS = {
+  seed: 0,
+  lengths: [1, 2, 3, 4, 6, 8, 10, 12],
+  deltas: [0.1, 0.3, 1],
+  estimators: ['no-is', 'token-is', 'minirl', 'gspo', 'seq-is'] as string[],
+};
+
+const norm2 = (a: ArrayLike<number>, b?: ArrayLike<number>): number => {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += (a[i]! - (b ? b[i]! : 0)) ** 2;
+  return s;
+};
+
+function checkOptions(o: Required<TheoryOptions>): void {
+  if (!Number.isInteger(o.seed) || o.seed < 0) throw new ConfigError(`seed: expected an integer ≥ 0, got ${o.seed}`);
+  if (o.lengths.length === 0) throw new ConfigError('lengths: expected at least one response length');
+  for (const T of o.lengths) {
+    if (!Number.isInteger(T) || T < 1 || 2 ** T > MAX_RESPONSES) {
+      throw new ConfigError(`lengths: T = ${T} is outside the enumerable range 1…${Math.log2(MAX_RESPONSES)} (vocabulary 2, at most ${MAX_RESPONSES} responses)`);
+    }
+  }
+  if (o.deltas.length === 0) throw new ConfigError('deltas: expected at least one discrepancy');
+  for (const d of o.deltas) checkDelta(d, 'deltas');
+  if (o.estimators.length === 0) throw new ConfigError('estimators: expected at least one estimator');
+  for (const e of o.estimators) checkEstimator(e, 'estimators');
+}
+
+// ---------- figure 1: bias² and variance against T ----------
+
+export interface BiasVariancePoint { estimator: EstimatorName; delta: number; T: number; bias2: number; variance: number; gradNorm2: number }
+
+/**
+ * The world: vocabulary 2, a tabular policy whose logits and engine error depend on (position,
+ * last token, token) only (positionalTable), reward alternatingCount, θ = θ_old (on-policy),
+ * μ = softmax(z + δ·e). Returns bias² = ‖E_μ g − ∇J_seq‖² and the per-sample variance.
+ */
+export function biasVarianceVsLength(o: Required<TheoryOptions>): BiasVariancePoint[] {
+  const maxT = Math.max(...o.lengths);
+  const out: BiasVariancePoint[] = [];
+  for (const T of o.lengths) {
+    const sp = sequenceSpace(2, T);
+    const policy = tabularPolicy(sp);
+    const theta = positionalTable(sp, o.seed * 16 + 1, maxT);
+    const e = positionalTable(sp, o.seed * 16 + 2, maxT);
+    const reward = rewardOf(sp, alternatingCount);
+    const truth = jSeqGradient(policy, theta, reward);
+    const logpOld = tokenLogProbs(sp, theta);
+    for (const delta of o.deltas) {
+      const logpMu = tokenLogProbs(sp, Float64Array.from(theta, (z, j) => z + delta * e[j]!));
+      for (const name of o.estimators as EstimatorName[]) {
+        const m = estimatorMoments(name, { policy, theta, reward, logpOld, logpMu });
+        out.push({ estimator: name, delta, T, bias2: norm2(m.mean, truth), variance: m.variance, gradNorm2: norm2(truth) });
+      }
+    }
+  }
+  return out;
+}
+
+// ---------- figure 2: bias against staleness ----------
+
+export interface StalenessPoint { estimator: EstimatorName; step: number; bias: number; klOldTheta: number }
+
+/** The staleness world: the shared-position policy of dynamics (ii); θ = θ_old + s·∇J/‖∇J‖, μ = π_old. */
+export function stalenessSetup(seed: number) {
+  const sp = sequenceSpace(2, 6);
+  const policy = sharedPolicy(sp, 1);
+  const theta0 = normals(policy.numParams, seed * 16 + 9, 0.3);
+  const reward = rewardOf(sp, halfOnes);
+  return { sp, policy, theta0, reward };
+}
+
+export function biasVsStaleness(seed: number): StalenessPoint[] {
+  const { sp, policy, theta0, reward } = stalenessSetup(seed);
+  const g0 = jSeqGradient(policy, theta0, reward);
+  const gn = Math.sqrt(norm2(g0));
+  const logpOld = tokenLogProbs(sp, policy.logits(theta0));
+  const out: StalenessPoint[] = [];
+  const names: EstimatorName[] = ['no-is', 'token-is', 'minirl-noclip', 'minirl', 'gspo'];
+  for (let i = 0; i <= 20; i++) {
+    const s = (i / 20) * 1.5;
+    const theta = Float64Array.from(theta0, (v, k) => v + (s * g0[k]!) / gn);
+    const truth = jSeqGradient(policy, theta, reward);
+    const lp = tokenLogProbs(sp, policy.logits(theta));
+    let kl = 0;
+    for (let n = 0; n < sp.numSeqs; n++) {
+      let a = 0, b = 0;
+      for (let t = 0; t < sp.length; t++) { a += logpOld[n * sp.length + t]!; b += lp[n * sp.length + t]!; }
+      kl += Math.exp(a) * (a - b);
+    }
+    for (const name of names) {
+      const m = estimatorMoments(name, { policy, theta, reward, logpOld, logpMu: logpOld });
+      out.push({ estimator: name, step: s, bias: Math.sqrt(norm2(m.mean, truth)), klOldTheta: kl / sp.length });
+    }
+  }
+  return out;
+}
+
+// ---------- figure 3: a routing flip ----------
+
+export interface RoutingFlipPoint { s: number; none: number; r2: number; r3: number; liveExperts: number[] }
+
+/** The MoE world of the routing figure and dynamics (iii): V = 2, T = 6, 4 experts, top-2. */
+export function moeSetup(seed: number, length = 6) {
+  const sp = sequenceSpace(2, length);
+  const policy = moePolicy(sp, { experts: 4, topK: 2 });
+  const theta0 = normals(policy.numParams, seed * 16 + 11, 0.5);
+  const scoreNoise = normals(sp.numPrefixes * 4, seed * 16 + 12);
+  const reward = rewardOf(sp, halfOnes);
+  return { sp, policy, theta0, scoreNoise, reward };
+}
+
+/**
+ * Along θ(s) = θ_old + s·d, where d raises the router score of the best unchosen expert of the
+ * empty prefix and lowers its second chosen one, the ratio π_θ(y_0 = 0)/π_old(y_0 = 0) with live
+ * routing (no replay), with e^π_old replayed (R2) and with e^μ_old replayed (R3, π_old also on
+ * e^μ_old). The tie sits at s* = gap/1.5.
+ */
+export function routingFlip(seed: number) {
+  const { sp, policy, theta0, scoreNoise } = moeSetup(seed, 3);
+  const d = policy.featureDim;
+  const s0 = policy.routerScores(theta0, 0);
+  const order = topkIndices(s0, 4);
+  const eIn = order[1]!;
+  const eOut = order[2]!;
+  const x = new Float64Array(d);
+  x[sp.vocab] = 1; x[sp.vocab + 1] = 1; x[d - 1] = 1; // features of the empty prefix (start, position 0, bias)
+  const xx = 3;
+  const dir = new Float64Array(policy.numParams);
+  for (let i = 0; i < d; i++) { dir[eOut * d + i] = x[i]! / xx; dir[eIn * d + i] = -0.5 * x[i]! / xx; }
+  const gap = s0[eIn]! - s0[eOut]!;
+  const tie = gap / 1.5;
+  const engine = routeFlipEngine(1, scoreNoise);
+  const eng = engine.sample(policy, theta0);
+  const routeOld = policy.route(theta0);
+  const oldLive = Math.exp(tokenLogProbs(sp, policy.logits(theta0, routeOld))[0]!);
+  const oldR3 = Math.exp(tokenLogProbs(sp, policy.logits(theta0, eng.routing))[0]!);
+  const points: RoutingFlipPoint[] = [];
+  for (let i = 0; i <= 40; i++) {
+    const s = (i / 40) * 2 * tie;
+    const theta = Float64Array.from(theta0, (v, k) => v + s * dir[k]!);
+    const p = (routing?: Int32Array) => Math.exp(tokenLogProbs(sp, policy.logits(theta, routing))[0]!);
+    const live = policy.route(theta);
+    points.push({ s, none: p() / oldLive, r2: p(routeOld) / oldLive, r3: p(eng.routing) / oldR3, liveExperts: [live[0]!, live[1]!] });
+  }
+  return { tie, gap, experts: { chosenAtOld: [routeOld[0]!, routeOld[1]!], leaving: eIn, entering: eOut, engine: [eng.routing![0]!, eng.routing![1]!] }, points };
+}
+
+// ---------- dynamics ----------
+
+export interface DynamicsRun { label: string; records: DynamicsRecord[] }
+
+/** (i): the i.i.d. policy (one logit pair shared by every position), halfOnes, engine error δ on token 1. */
+export function onPolicySetup(T = 8, delta = 0.5) {
+  const sp = sequenceSpace(2, T);
+  const policy = sharedPolicy(sp, 0);
+  const reward = rewardOf(sp, halfOnes);
+  const engine = logitErrorEngine(delta, tokenDirection(sp, 1));
+  const theta0 = Float64Array.from([0, 1]); // P(y_t = 1) = σ(1) ≈ 0.73
+  return { sp, policy, reward, engine, theta0, delta, T };
+}
+
+export function dynamicsOnPolicy(T = 8, delta = 0.5, steps = 300) {
+  const s = onPolicySetup(T, delta);
+  const runs: DynamicsRun[] = (['no-is', 'minirl', 'seq-is'] as EstimatorName[]).map((estimator) => ({
+    label: estimator,
+    records: runDynamics({ policy: s.policy, theta0: s.theta0, reward: s.reward, engine: s.engine, estimator, steps, lr: 0.05, optimizer: 'adam' }).records,
+  }));
+  const pToken = 1 / (1 + Math.exp(delta)); // σ(−δ): where μ samples 1 with probability ½
+  return {
+    T, delta, steps, runs,
+    closedForm: { pTokenLevel: pToken, jTokenLevel: halfOnesJ(T, pToken), pSequence: 0.5, jSequence: halfOnesJ(T, 0.5) },
+  };
+}
+
+export function dynamicsStaleness(seed: number, steps = 30) {
+  const { policy, theta0, reward } = stalenessSetup(seed);
+  const runs: DynamicsRun[] = [];
+  for (const N of [1, 2, 4, 8]) {
+    for (const estimator of ['minirl', 'minirl-noclip'] as EstimatorName[]) {
+      runs.push({
+        label: `N=${N} ${estimator === 'minirl' ? 'clip' : 'no clip'}`,
+        records: runDynamics({ policy, theta0, reward, engine: exactEngine, estimator, steps, miniBatches: N, lr: 1 }).records,
+      });
+    }
+  }
+  return { steps, lr: 1, runs };
+}
+
+export function dynamicsMoE(seed: number, steps = 40, delta = 1) {
+  const { policy, theta0, scoreNoise, reward } = moeSetup(seed);
+  const engine = routeFlipEngine(delta, scoreNoise);
+  const runs: Record<number, DynamicsRun[]> = {};
+  for (const N of [1, 2, 4, 8]) {
+    runs[N] = (['none', 'r2', 'r3'] as Replay[]).map((replay) => ({
+      label: replay === 'none' ? 'no replay' : replay.toUpperCase(),
+      records: runDynamics({ policy, theta0, reward, engine, estimator: 'minirl', steps, miniBatches: N, lr: 0.05, optimizer: 'adam', replay }).records,
+    }));
+  }
+  const live = policy.route(theta0);
+  const eng = engine.sample(policy, theta0).routing!;
+  let agree = 0;
+  for (let i = 0; i < live.length; i++) agree += live[i] === eng[i] ? 1 : 0;
+  return { steps, delta, lr: 0.05, routeAgreementAtStart: agree / live.length, runs };
+}
+
+// ---------- the report ----------
+
+const seriesOf = (runs: DynamicsRun[], field: keyof DynamicsRecord): Series[] =>
+  runs.map((r) => ({ name: r.label, points: r.records.map((x) => [x.step, x[field]] as const) }));
+
+export function theoryReport(options: TheoryOptions = {}) {
+  const o: Required<TheoryOptions> = { ...THEORY_DEFAULTS, ...options };
+  checkOptions(o);
+  const charts: Record<string, string> = {};
+
+  const bv = biasVarianceVsLength(o);
+  for (const delta of o.deltas) {
+    const series: Series[] = [];
+    for (const name of o.estimators as EstimatorName[]) {
+      if (name === 'seq-is') continue; // bias 0 to round-off: nothing to draw on a log axis
+      series.push({ name: `bias² ${name}`, points: bv.filter((p) => p.delta === delta && p.estimator === name).map((p) => [p.T, p.bias2] as const) });
+    }
+    for (const name of ['token-is', 'seq-is'] as const) {
+      if (!o.estimators.includes(name)) continue;
+      series.push({ name: `variance ${name}`, points: bv.filter((p) => p.delta === delta && p.estimator === name).map((p) => [p.T, p.variance] as const) });
+    }
+    charts[`bias-variance-T-delta${delta}.svg`] = lineChart({
+      title: `Bias² and per-sample variance against T (δ = ${delta}; seq-is bias is 0)`,
+      xLabel: 'response length T', yLabel: 'squared norm', yScale: 'log', series,
+    });
+  }
+
+  const st = biasVsStaleness(o.seed);
+  const stNames = [...new Set(st.map((p) => p.estimator))];
+  charts['bias-staleness.svg'] = lineChart({
+    title: 'Bias against staleness (μ = π_old; θ = θ_old + s·∇J/‖∇J‖)',
+    xLabel: 's (distance moved since the rollout)', yLabel: '‖E_μ g − ∇J_seq(θ)‖', yScale: 'log',
+    series: stNames.map((name) => ({ name, points: st.filter((p) => p.estimator === name && p.step > 0).map((p) => [p.step, p.bias] as const) })),
+  });
+
+  const rf = routingFlip(o.seed);
+  charts['routing-flip.svg'] = lineChart({
+    title: `π_θ/π_old of one token through a routing tie at s = ${rf.tie.toFixed(3)}`,
+    xLabel: 's (router moved along d)', yLabel: 'π_θ(y)/π_old(y)', yScale: 'linear',
+    series: [
+      { name: 'no replay', points: rf.points.map((p) => [p.s, p.none] as const) },
+      { name: 'R2 (e^π_old)', points: rf.points.map((p) => [p.s, p.r2] as const) },
+      { name: 'R3 (e^μ_old)', points: rf.points.map((p) => [p.s, p.r3] as const) },
+    ],
+  });
+
+  const d1 = dynamicsOnPolicy();
+  charts['dyn-onpolicy-J.svg'] = lineChart({
+    title: `(i) On-policy, engine error δ = ${d1.delta} on one token, T = ${d1.T}: J_seq`,
+    xLabel: 'global step', yLabel: 'J_seq(θ)', yScale: 'linear', series: seriesOf(d1.runs, 'jSeq'),
+  });
+  charts['dyn-onpolicy-kl.svg'] = lineChart({
+    title: '(i) Training–inference KL(μ‖π_old) per token', xLabel: 'global step', yLabel: 'KL per token', yScale: 'log',
+    series: seriesOf(d1.runs, 'klToken'),
+  });
+
+  const d2 = dynamicsStaleness(o.seed);
+  charts['dyn-staleness.svg'] = lineChart({
+    title: '(ii) N updates per rollout (μ = π_old), with and without the clip mask',
+    xLabel: 'global step', yLabel: 'J_seq(θ)', yScale: 'linear', series: seriesOf(d2.runs, 'jSeq'),
+  });
+
+  const d3 = dynamicsMoE(o.seed);
+  for (const N of [1, 2, 4, 8]) {
+    charts[`dyn-moe-N${N}.svg`] = lineChart({
+      title: `(iii) MoE, route-flip engine δ = ${d3.delta}, MiniRL, N = ${N}: J_seq`,
+      xLabel: 'global step', yLabel: 'J_seq(θ)', yScale: 'linear', series: seriesOf(d3.runs[N]!, 'jSeq'),
+    });
+  }
+  charts['dyn-moe-kl.svg'] = lineChart({
+    title: '(iii) MoE, N = 1: training–inference KL(μ‖π_old) per token as the trainer sees it',
+    xLabel: 'global step', yLabel: 'KL per token', yScale: 'log', series: seriesOf(d3.runs[1]!, 'klToken'),
+  });
+
+  const data = {
+    options: o,
+    biasVariance: bv,
+    staleness: st,
+    routingFlip: rf,
+    dynamics: { onPolicy: d1, staleness: d2, moe: d3 },
+  };
+  return { data, charts };
+}
