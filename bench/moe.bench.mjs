@@ -1,6 +1,6 @@
-// MoE models (DESIGN.md presets moe-tiny, moe-small): one training step (forward + backward +
-// AdamW on B×T tokens) and batched generation tokens/s with the inference engine, on the CPU
-// and, when an adapter can be had, on WebGPU. Medians of repeated runs. On WebGPU a second row,
+// MoE models (presets moe-tiny, moe-small of src/moe/config.ts): one training step (forward +
+// backward + AdamW on B×T tokens) and batched generation tokens/s with the inference engine, on
+// the CPU and, when an adapter can be had, on WebGPU. Medians of repeated runs. On WebGPU a second row,
 // "webgpu v1", runs the original kernels and the original dense expert dispatch in the same
 // process (bench/kernels/webgpu-versions.mjs), so old and new are timed under the same load.
 import { Rng, initWebGpu, deviceInfo, webgpuBackend, randint, tidy, nn, moe } from 'stablerl';

@@ -1,6 +1,6 @@
 /**
- * DESIGN.md's layer order: imports only go downward. This test reads every source file and
- * fails if a folder imports from a folder above it (rl > moe > nn > autograd > tensor).
+ * The layer order of README.md, "Layout": imports only go downward. This test reads every source
+ * file and fails if a folder imports from a folder above it (rl > moe > nn > autograd > tensor).
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve, dirname } from 'node:path';

@@ -1,7 +1,7 @@
 /**
- * THE SEAM (DESIGN.md): the one place where src/autograd reaches into src/tensor. It attaches
- * the differentiable ops to Tensor.prototype as methods (x.add(y), x.matmul(w), x.backward()),
- * and declares them on the Tensor type by module augmentation. src/tensor never imports
+ * THE SEAM (README.md, "Layout"): the one place where src/autograd reaches into src/tensor. It
+ * attaches the differentiable ops to Tensor.prototype as methods (x.add(y), x.matmul(w),
+ * x.backward()), and declares them on the Tensor type by module augmentation. src/tensor never imports
  * autograd; importing this module (every package entry point does) completes the class.
  */
 import { Tensor } from '../tensor/tensor.js';

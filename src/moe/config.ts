@@ -1,12 +1,13 @@
 /**
- * The MoE transformer's configuration, its validation, and the two named presets DESIGN.md
- * measures (`moe-tiny`, `moe-small`). A config is plain data so it can be stored next to a
- * checkpoint; `validateMoEConfig` turns every wrong field into a ConfigError that names it.
+ * The MoE transformer's configuration, its validation, and the two named presets that the
+ * benchmarks and tests measure by name (`moe-tiny`, `moe-small`). A config is plain data so it
+ * can be stored next to a checkpoint; `validateMoEConfig` turns every wrong field into a
+ * ConfigError that names it.
  */
 import { ConfigError } from '../tensor/index.js';
 
 /**
- * How router logits become gate weights (PAPER.md §2.1, verl's `_patched_topk_routing_with_score_function`):
+ * How router logits become gate weights (docs/paper.md §2.1, verl's `_patched_topk_routing_with_score_function`):
  *   'softmax-topk'  softmax over all E experts, keep the top k, renormalise over the k
  *                   (Megatron use_pre_softmax=True with norm_topk_prob; Qwen3-MoE, Mixtral)
  *   'topk-softmax'  top k of the logits, softmax over those k (Megatron use_pre_softmax=False)
@@ -46,12 +47,12 @@ export interface MoEConfig {
 
 const DEFAULTS = { gate: 'softmax-topk', ropeTheta: 10000, auxLossCoef: 0.01, zLossCoef: 0.001, normEps: 1e-6 } as const;
 
-/** DESIGN.md `moe-tiny`: vocab 32, d_model 64, 2 layers, 4 heads, 8 experts, top-2, hidden 128, context 64. */
+/** `moe-tiny`: vocab 32, d_model 64, 2 layers, 4 heads, 8 experts, top-2, hidden 128, context 64. */
 export const MOE_TINY: Readonly<MoEConfig> = Object.freeze({
   vocabSize: 32, dModel: 64, nLayers: 2, nHeads: 4, nExperts: 8, topK: 2, expertHidden: 128, contextLength: 64, ...DEFAULTS,
 });
 
-/** DESIGN.md `moe-small`: vocab 64, d_model 128, 4 layers, 4 heads, 16 experts, top-2, hidden 256, context 128. */
+/** `moe-small`: vocab 64, d_model 128, 4 layers, 4 heads, 16 experts, top-2, hidden 256, context 128. */
 export const MOE_SMALL: Readonly<MoEConfig> = Object.freeze({
   vocabSize: 64, dModel: 128, nLayers: 4, nHeads: 4, nExperts: 16, topK: 2, expertHidden: 256, contextLength: 128, ...DEFAULTS,
 });

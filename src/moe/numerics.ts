@@ -1,6 +1,6 @@
 /**
  * Numerics profiles of the inference engine: the knob that creates training–inference
- * discrepancy on purpose (PAPER.md §1: the token surrogate is first-order exact only while
+ * discrepancy on purpose (docs/paper.md §1: the token surrogate is first-order exact only while
  * μ ≈ π). Stages compose with '+', e.g. "bf16+logit-noise(0.05)+route-flip(0.1)":
  *   exact            same kernels in the same order as training: μ = π_old bit for bit
  *   bf16 / fp8-e4m3  every matmul input (activations and weights) rounded to that format

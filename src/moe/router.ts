@@ -1,7 +1,13 @@
 /**
  * The router: a linear map from the residual stream to one logit per expert, and `route`, which
  * turns logits into the k experts of each token and their gate weights, live or replayed
- * (PAPER.md §2.1, "What exactly is replayed").
+ * (docs/paper.md §2.1, "What exactly is replayed").
+ *
+ * Replay is the mechanism of Routing Replay (docs/paper.md §2; paper §3, Eq. (6)): it fixes the
+ * experts e_t that the training forward uses, so the token ratio of Eq. (6) is evaluated on given
+ * routes instead of the ones the current weights would pick (live: π_θ(y_t | ·, e^π_t)):
+ *   R2   π_θ(y_t | ·, e^π_old,t)   the training engine's own routes, recorded in the π_θold pass
+ *   R3   π_θ(y_t | ·, e^μ_old,t)   the inference engine's routes, returned with the rollout
  *
  *   logits = x·W_rᵀ                       W_r is [E, D], no bias
  *   idx    = topk(logits, k)              live (ties → lower expert id), or the replayed ids

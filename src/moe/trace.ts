@@ -1,7 +1,7 @@
 /**
- * RoutingTrace: the routing a forward pass used, as an explicit value (DESIGN.md, "Routing is an
- * explicit value"; PAPER.md §2.1). Per MoE layer l it holds e_{l,b,t,j}, the j-th of the k
- * expert ids chosen for token t of sequence b, as i32 in the layout
+ * RoutingTrace: the routing a forward pass used, as an explicit value (docs/paper.md §2.1). Per
+ * MoE layer l it holds e_{l,b,t,j}, the j-th of the k expert ids chosen for token t of sequence
+ * b, as i32 in the layout
  *
  *   layer(l)[(b·T + t)·k + j]          (LAYOUT = 'layer,batch,seq,k', row-major)
  *
@@ -10,9 +10,13 @@
  * weights from the live router logits.
  *
  * R2 records it in the π_θold forward and replays it in every training forward of the step; R3
- * takes it from the inference engine. Replaying a trace into a batch with a different number of
- * layers, sequences, tokens per sequence, k, experts or layout throws ReplayMismatchError naming
- * every field that differs; nothing falls back to live routing.
+ * takes it from the inference engine. In the paper's Eq. (6) (docs/paper.md §2) a trace is one
+ * route set e: replaying the π_θold pass's trace gives R2's π_θ(y_t | ·, e^π_old,t), replaying
+ * the engine's gives R3's π_θ(y_t | ·, e^μ_old,t).
+ *
+ * Replaying a trace into a batch with a different number of layers, sequences, tokens per
+ * sequence, k, experts or layout throws ReplayMismatchError naming every field that differs;
+ * nothing falls back to live routing.
  *
  * A trace recorded on a GPU device may hold its layers as i32 device tensors ("pending": reads
  * are async there and `forward` is synchronous). Such a trace replays on its device as is;

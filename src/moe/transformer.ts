@@ -1,5 +1,5 @@
 /**
- * The decoder-only MoE transformer the RL stack trains (DESIGN.md `moe-tiny` / `moe-small`):
+ * The decoder-only MoE transformer the RL stack trains (presets `moe-tiny` / `moe-small`, config.ts):
  *
  *   h_0 = Embed(tokens)
  *   for each block l:   a   = h + Attn_l(RMSNorm(h))                 (causal, RoPE)
@@ -7,7 +7,7 @@
  *   logits = LMHead(RMSNorm(h_L))                                    (Linear, no bias)
  *
  * `forward(tokens, { routing })` routes live and records the trace ('record', the default) or
- * replays a RoutingTrace (PAPER.md §2.1: only the expert ids are replayed, the gate weights
+ * replays a RoutingTrace (docs/paper.md §2.1: only the expert ids are replayed, the gate weights
  * come from the live router logits). It returns the logits, the trace it used and the summed
  * auxiliary loss Σ_l (L_lb,l + L_z,l). Since the live path and the replay path compute the gate
  * weights with the same function, forward(tokens, { routing: forward(tokens).routing }) gives

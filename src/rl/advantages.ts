@@ -1,24 +1,28 @@
 /**
- * Advantage estimators for critic-free RL (PAPER.md §1: sequence-level reward R(x, y), no value
- * model). A batch of B rewards holds B/G prompts with G responses each, as contiguous blocks:
- * rewards[g·G .. g·G + G − 1] are the G responses of prompt g. Each estimator returns one
+ * Advantage estimators for critic-free RL (docs/paper.md §1: sequence-level reward R(x, y), no
+ * value model; the estimators are docs/paper.md §5.1). A batch of B rewards holds B/G prompts
+ * with G responses each, as contiguous blocks: rewards[g·G .. g·G + G − 1] are the G responses
+ * of prompt g. Each estimator returns one
  * advantage per response, a Tensor [B] (f32, or the float dtype of a tensor input), which the
  * losses broadcast over the tokens of that response.
  *
- *   groupMean  Â_i = R_i − mean_g                           MiniRL, PAPER.md §3 (Eq. 7): "no std
- *                                                           division"; the group mean includes y_i.
- *   groupNorm  Â_i = (R_i − mean_g) / (std_g + eps)         GRPO, PAPER.md §5: unbiased (Bessel)
- *                                                           std, eps = 1e-6 (verl; TRL uses 1e-4).
- *   rloo       Â_i = G/(G−1) · (R_i − mean_g)               RLOO, PAPER.md §5 (verl): R_i minus the
- *              = R_i − mean of the other G − 1 rewards      mean of the other responses; needs G ≥ 2.
+ *   groupMean  Â_i = R_i − mean_g                           MiniRL, docs/paper.md §3 (paper
+ *                                                           Eq. (7)): no std division; the group
+ *                                                           mean includes y_i.
+ *   groupNorm  Â_i = (R_i − mean_g) / (std_g + eps)         GRPO, docs/paper.md §5.1: unbiased
+ *                                                           (Bessel) std, eps = 1e-6 (verl; TRL
+ *                                                           uses 1e-4).
+ *   rloo       Â_i = G/(G−1) · (R_i − mean_g)               RLOO, docs/paper.md §5.1 (verl): R_i
+ *              = R_i − mean of the other G − 1 rewards      minus the mean of the other responses;
+ *                                                           needs G ≥ 2.
  *   batchNorm  Â_i = (R_i − mean_B) / (std_B + eps)         whitening over the whole batch: groupNorm
  *                                                           with one group of all B responses.
  *
  * Conventions:
- *   - std 'unbiased' (default) divides by n − 1, 'biased' by n. PAPER.md §6 pitfall 4: with the
+ *   - std 'unbiased' (default) divides by n − 1, 'biased' by n. docs/paper.md §6 pitfall 4: with the
  *     unbiased std an all-equal group gives std 0 and Â = 0 (eps keeps the division finite).
- *   - A group of one response under 'unbiased' std follows verl (PAPER.md §5: "verl gives a
- *     singleton group mean 0 and std 1"), so Â = R / (1 + eps). Under 'biased', std = 0 and Â = 0.
+ *   - A group of one response under 'unbiased' std follows verl, which gives such a group mean 0
+ *     and std 1 (docs/paper.md §5.1), so Â = R / (1 + eps). Under 'biased', std = 0 and Â = 0.
  *   - B % G !== 0 → ShapeError; NaN/±Inf rewards → ValueError; bad groupSize/options → ConfigError.
  * All arithmetic is in f64 on the host (rewards are one number per response); the result is cast
  * to the output dtype and placed on the device of a tensor input (CPU: read synchronously;
@@ -36,14 +40,14 @@ export type Rewards = readonly number[] | Float64Array | Float32Array | Tensor;
 export type StdKind = 'unbiased' | 'biased';
 
 export interface GroupNormOptions {
-  /** Added to the std before dividing (default 1e-6, verl; PAPER.md §5). */
+  /** Added to the std before dividing (default 1e-6, verl; docs/paper.md §5.1). */
   eps?: number;
   /** 'unbiased' (Bessel, default; verl torch.std and TRL nanstd) or 'biased'. */
   std?: StdKind;
 }
 export type BatchNormOptions = GroupNormOptions;
 
-/** verl's GRPO epsilon (PAPER.md §5, "verl uses ε=1e-6"). */
+/** verl's GRPO epsilon, 1e-6 (docs/paper.md §5.1). */
 export const DEFAULT_ADV_EPS = 1e-6;
 
 interface Prepared {
@@ -122,14 +126,14 @@ function forGroups(r: Float64Array, G: number, std: StdKind, fn: (start: number,
     let ss = 0;
     for (let i = s; i < s + G; i++) ss += (r[i]! - mean) ** 2;
     if (G === 1 && std === 'unbiased') {
-      fn(s, 0, 1); // verl's singleton convention (PAPER.md §5)
+      fn(s, 0, 1); // verl's singleton convention (docs/paper.md §5.1)
     } else {
       fn(s, mean, Math.sqrt(ss / (std === 'unbiased' ? G - 1 : G)));
     }
   }
 }
 
-/** MiniRL's advantage (PAPER.md §3, Eq. 7): R_i minus the mean reward of its group, no std. */
+/** MiniRL's advantage (docs/paper.md §3, paper Eq. (7)): R_i minus its group's mean reward, no std. */
 export function groupMean(rewards: Rewards, groupSize: number): Tensor {
   const op = 'groupMean';
   const p = prepare(op, rewards);
@@ -141,7 +145,7 @@ export function groupMean(rewards: Rewards, groupSize: number): Tensor {
   return output(p, a);
 }
 
-/** GRPO's advantage (PAPER.md §5): (R_i − mean_g) / (std_g + eps), unbiased std by default. */
+/** GRPO's advantage (docs/paper.md §5.1): (R_i − mean_g) / (std_g + eps), unbiased std by default. */
 export function groupNorm(rewards: Rewards, groupSize: number, options: GroupNormOptions = {}): Tensor {
   const op = 'groupNorm';
   const { eps, std } = checkNormOptions(op, options);
@@ -154,7 +158,7 @@ export function groupNorm(rewards: Rewards, groupSize: number, options: GroupNor
   return output(p, a);
 }
 
-/** RLOO (PAPER.md §5): G/(G−1)·(R_i − mean_g) = R_i − mean of the other G−1 rewards; G ≥ 2. */
+/** RLOO (docs/paper.md §5.1): G/(G−1)·(R_i − mean_g) = R_i − mean of the other G−1 rewards; G ≥ 2. */
 export function rloo(rewards: Rewards, groupSize: number): Tensor {
   const op = 'rloo';
   const p = prepare(op, rewards);

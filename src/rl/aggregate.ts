@@ -1,9 +1,9 @@
 /**
  * Loss aggregation: how a per-token loss matrix ℓ [B, T] and its response mask m [B, T] become
  * the scalar that is minimised. The normaliser is not a detail: it sets the gradient scale
- * (PAPER.md §6 pitfall 5) and decides how long and short responses are weighed against each
+ * (docs/paper.md §6 pitfall 5) and decides how long and short responses are weighed against each
  * other (Dr. GRPO, DAPO). The modes and their names are verl's `agg_loss`
- * (`verl/trainer/ppo/core_algos.py`, PAPER.md §5 "verl agg_loss modes"):
+ * (`verl/trainer/ppo/core_algos.py`, docs/paper.md §5.6):
  *
  *   mode                      loss                                           c_t = ∂loss/∂ℓ_t
  *   token-mean                Σ_i Σ_t m ℓ / N                                m / N

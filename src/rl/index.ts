@@ -1,6 +1,6 @@
 /**
  * src/rl: advantages, train–inference IS corrections, the policy-loss family, loss aggregation,
- * KL estimators and entropy (PAPER.md §3, §5, §6). Everything in the folder is re-exported here.
+ * KL estimators and entropy (docs/paper.md §3, §5, §6). Everything in the folder is re-exported here.
  */
 export * from './advantages.js';
 export * from './is-corrections.js';

@@ -1,14 +1,14 @@
 /**
  * Training–inference importance-sampling (IS) corrections: the per-token weights that correct
  * for the gap between the policy that sampled a response (the inference engine's μ_θold) and the
- * policy the loss is written against (usually the training engine's π_θold). PAPER.md §1 Eq. (5)
- * splits the token IS weight π_θ/μ_θold into discrepancy × staleness; these corrections act on the
- * discrepancy factor ρ_t = π_old(y_t)/μ(y_t) (PAPER.md §5, "Training–inference IS"; verl
+ * policy the loss is written against (usually the training engine's π_θold). docs/paper.md §1
+ * (paper Eq. (5)) splits the token IS weight π_θ/μ_θold into discrepancy × staleness; these
+ * corrections act on the discrepancy factor ρ_t = π_old(y_t)/μ(y_t) (docs/paper.md §5.3; verl
  * `compute_rollout_correction_weights`, slime `vanilla_tis_function` / `icepop_function`, TRL's
  * `vllm_importance_sampling_mode`).
  *
  * Conventions (all kinds):
- *   logρ_t = clamp(logNum_t − logDen_t, −20, 20)       PAPER.md §6 pitfall 1 (verl's ±20 bound)
+ *   logρ_t = clamp(logNum_t − logDen_t, −20, 20)       docs/paper.md §6 pitfall 1 (verl's ±20 bound)
  *   sequence log-ratio  L_i = clamp(Σ_t m_t·logρ_t, −20, 20)        (before exp, same bound)
  *   n_i = Σ_t m_t (valid tokens of sequence i); sequences with n_i = 0 get no weight at all.
  *
@@ -25,7 +25,7 @@
  * The three rejection kinds (geo, k3, opsm) return a 0/1 keep-mask as their weight (rejection
  * sampling without reweighting, as verl's `rollout_rs` modifies only the response mask); multiply
  * them with an IS kind's weights to combine both. OPSM (DeepSeek-V3.2's off-policy sequence
- * masking, PAPER.md §5) needs `advantages`, [B] or [B, T]; with [B, T] the A < 0 test is per
+ * masking, docs/paper.md §5.3) needs `advantages`, [B] or [B, T]; with [B, T] the A < 0 test is per
  * token, as in slime's `opsm` mask (identical when A is constant along a sequence). With
  * logNum = π_θ (or π_old) and logDen = μ, mean_t(logDen − logNum) is the k1 estimate of
  * KL(μ ‖ π) along the sampled sequence.
@@ -43,22 +43,24 @@
  *   ess                   (Σ w_t)² / (N · Σ w_t²), in (0, 1]; 0 when every weight is 0. This equals
  *                         verl's `rollout_is_eff_sample_size` = 1 / mean((w / mean w)²).
  *
- * Defaults and where they come from (PAPER.md §5 unless marked):
- *   token-tis cap 2      "C defaults to 2.0 in verl and slime" (slime's lower clamp defaults off).
- *   token-mis [0.5, 5]   "Ring-1T used [0.5, 5]" (IcePop).
+ * Defaults and where they come from (docs/paper.md §5.3 and §8 unless marked):
+ *   token-tis cap 2      verl's and slime's default C of 2.0 (slime's lower clamp defaults off).
+ *   token-mis [0.5, 5]   the band Ring-1T used with IcePop.
  *   seq-tis cap 2        same C as token-TIS (verl `rollout_is_threshold` default 2.0).
- *   seq-mis high 2       "seq-MIS: reject the sequence if ρ(y) > C", C = verl's 2.0; the paper states
+ *   seq-mis high 2       seq-MIS rejects the sequence if ρ(y) > C, C = verl's 2.0; the rule states
  *                        no lower bound, so low defaults to 0 (verl would use 1/high; pass it).
- *   geo [0.999, 1.001]   "Geo-RS: reject if exp(mean_t logρ_t) falls outside a tight band such as
- *                        0.999–1.001".
- *   k3 threshold 0.01    OPEN CHOICE: PAPER.md gives the rule ("K3-RS: reject if mean_t(ρ_t − logρ_t
- *                        − 1) > C") but no default, and verl has none (the threshold is required).
- *                        0.01 nats/token is our choice; pass `threshold` to set it.
- *   opsm threshold 1e-4  PAPER.md §5 gives the rule, not δ; 1e-4 is slime's `--opsm-delta` default.
+ *   geo [0.999, 1.001]   Geo-RS rejects when exp(mean_t logρ_t) leaves a tight band such as
+ *                        0.999–1.001.
+ *   k3 threshold 0.01    OPEN CHOICE: K3-RS rejects when mean_t(ρ_t − logρ_t − 1) exceeds a
+ *                        threshold, but no source gives a default, and verl has none (the
+ *                        threshold is required). 0.01 nats/token is our choice; pass `threshold`.
+ *   opsm threshold 1e-4  the rule (docs/paper.md §5.3) has no default δ; 1e-4 is slime's
+ *                        `--opsm-delta` default.
  *
  * Reads: the weights and the statistics need the input values on the host. `isCorrection` reads
- * CPU tensors synchronously (DESIGN.md: reads are async on the GPU); `isCorrectionAsync` awaits
- * the reads and works on any device, returning the weights on the device of `logNum`.
+ * CPU tensors synchronously (reads are async on the GPU: README.md, "Conventions a PyTorch user
+ * should know"); `isCorrectionAsync` awaits the reads and works on any device, returning the
+ * weights on the device of `logNum`.
  */
 import {
   ConfigError, DeviceError, DTypeError, ShapeError, Tensor, ValueError, fromTypedArray,
@@ -73,7 +75,7 @@ export const IS_CORRECTION_KINDS: readonly ISCorrectionKind[] = [
   'token-tis', 'token-mis', 'seq-tis', 'seq-mis', 'geo-mean-rejection', 'k3-rejection', 'opsm',
 ];
 
-/** The ±20 bound on every log-ratio before exp (PAPER.md §6 pitfall 1; verl's SAFETY_BOUND). */
+/** The ±20 bound on every log-ratio before exp (docs/paper.md §6 pitfall 1; verl's SAFETY_BOUND). */
 export const LOG_RATIO_CLAMP = 20;
 
 export interface ISCorrectionInputs {

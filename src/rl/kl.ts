@@ -1,26 +1,27 @@
 /**
- * KL estimators and entropy, the two quantities the paper watches for collapse (PAPER.md §4:
- * "an entropy cliff together with a KL spike"), and the log-probs every loss starts from.
+ * KL estimators and entropy, the two quantities the paper watches for collapse (a collapse shows
+ * as an entropy cliff together with a KL spike: docs/paper.md §4 and §6), and the log-probs every
+ * loss starts from.
  *
  * kl(logp, refLogp, kind): per-token estimators of KL(π ‖ π_ref) on tokens sampled from π
  * (Schulman 2020, "Approximating KL divergence"), d = log π − log π_ref:
- *   'k1'   d                                   unbiased, can be negative (PAPER.md §6 pitfall 10)
+ *   'k1'   d                                   unbiased, can be negative (docs/paper.md §6 pitfall 10)
  *   'k2'   ½ d²                                its gradient is the right KL gradient
  *   'k3'   exp(−d) + d − 1 (≥ 0)               verl `low_var_kl`: −d clamped to ±20 before exp,
  *                                              the result clamped to [−10, 10] (computed as
  *                                              expm1(−d) + d, which does not cancel near d = 0)
  *   'k3+'  value of k3, gradient of k2         verl's straight-through: k2 − sg[k2] + sg[k3]
- * (PAPER.md §5 "KL estimators", verl `kl_penalty` / `kl_penalty_forward`.) The paper's
+ * (docs/paper.md §5.4, verl `kl_penalty` / `kl_penalty_forward`.) The paper's
  * training–inference KL D_KL[μ ‖ π_old] is kl(rolloutLogp, oldLogp, 'k1') averaged over valid
- * tokens (PAPER.md §4). Per-token values [B, T]: aggregate them with aggregate.ts.
+ * tokens (docs/paper.md §4). Per-token values [B, T]: aggregate them with aggregate.ts.
  *
  * entropy(logits, temperature): full-vocabulary entropy of softmax(logits/τ) at each position,
- * H = logsumexp(z) − Σ_w softmax(z)_w·z_w with z = logits/τ (PAPER.md §5 "Entropy bonus", verl
+ * H = logsumexp(z) − Σ_w softmax(z)_w·z_w with z = logits/τ (docs/paper.md §5.5, verl
  * `entropy_from_logits`), differentiable. logits [..., V] → [...].
  *
  * logProbsOf(logits, tokens, temperature): log softmax(logits/τ) gathered at the sampled tokens
  * [..., V] × i32 [...] → [...], differentiable in logits. Dividing by the sampling temperature
- * first is what makes π_old/μ ≈ 1 (PAPER.md §6 pitfall 3).
+ * first is what makes π_old/μ ≈ 1 (docs/paper.md §6 pitfall 3).
  */
 import { ConfigError, DTypeError, ShapeError, Tensor, ValueError, isFloat } from '../tensor/index.js';
 import { fmtShape } from '../tensor/shape.js';

@@ -2,7 +2,7 @@
  * The Tensor: a shape, a dtype and a contiguous storage on one device. This file holds only
  * what is not differentiable (metadata, read-back, disposal). The differentiable methods
  * (x.add(y), x.matmul(w), ...) are attached by src/autograd/methods.ts: that is the one seam
- * between the two layers (DESIGN.md), and it is documented there.
+ * between the two layers (README.md, "Layout"), and it is documented there.
  */
 import type { Backend, DeviceName, Storage } from './backend.js';
 import type { DType, TypedArray } from './dtype.js';

@@ -1,12 +1,13 @@
 /**
- * MoE configs: the DESIGN.md presets by name, and validation that names the offending field.
+ * MoE configs: the presets by name (their sizes as src/moe/config.ts documents them), and
+ * validation that names the offending field.
  */
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/index.js';
 import { MOE_PRESETS, MOE_SMALL, MOE_TINY, moeConfig, validateMoEConfig, type MoEConfig } from '../../src/moe/index.js';
 
 describe('MoE configs', () => {
-  it('presets match DESIGN.md', () => {
+  it('presets match their documented sizes', () => {
     expect(MOE_TINY).toMatchObject({ vocabSize: 32, dModel: 64, nLayers: 2, nHeads: 4, nExperts: 8, topK: 2, expertHidden: 128, contextLength: 64 });
     expect(MOE_SMALL).toMatchObject({ vocabSize: 64, dModel: 128, nLayers: 4, nHeads: 4, nExperts: 16, topK: 2, expertHidden: 256, contextLength: 128 });
     expect(MOE_PRESETS['moe-tiny']).toBe(MOE_TINY);

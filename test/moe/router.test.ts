@@ -1,7 +1,7 @@
 /**
  * route(): gate modes against a float64 reference of their textbook definitions, live selection
  * (top-k, ties → lower id), replay semantics (ids from the replay array, weights recomputed from
- * the live logits: PAPER.md §2.1), the gradient restricted to the selected experts' logits, and
+ * the live logits: docs/paper.md §2.1), the gradient restricted to the selected experts' logits, and
  * the typed errors of a bad replay.
  */
 import fc from 'fast-check';

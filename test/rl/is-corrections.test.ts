@@ -1,6 +1,6 @@
 /**
  * Training–inference IS corrections (src/rl/is-corrections.ts): every kind against a plain-JS
- * reference written row by row from PAPER.md §5 (fast-check draws of log-probs with small,
+ * reference written row by row from docs/paper.md §5.3 (fast-check draws of log-probs with small,
  * moderate and extreme discrepancies, ragged masks, options and both advantage shapes), the
  * defaults, detachment (no gradient reaches logNum/logDen through the weights), the ±20 log-ratio
  * clamp (no Inf/NaN for any finite log-ratio), zero weight on masked tokens, hand-computed stats
@@ -18,7 +18,7 @@ const RUNS = 150;
 const f64 = (x: number[][] | number[]) => tensor(x, { dtype: 'f64' });
 const arr = (t: Tensor) => Array.from(t.toArraySync());
 
-// ---- plain-JS reference (PAPER.md §5, "Training–inference IS") --------------------------------
+// ---- plain-JS reference (docs/paper.md §5.3) ------------------------------------------------
 interface Opts { cap: number; low: number; high: number; threshold: number }
 const DEFAULTS: Record<ISCorrectionKind, Partial<Opts>> = {
   'token-tis': { cap: 2 },

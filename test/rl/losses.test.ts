@@ -13,7 +13,7 @@
  *   rolloutLogp, advantages and sgLogp receive no gradient; hand-computed values and metrics.
  * - Property 6, invariances: masked padding appended, sequences permuted with their groups kept
  *   (advantages recomputed per group), micro-batches accumulated with the whole batch's counts.
- * - Property 4 (cross-checks, PAPER.md §3 and §7): MiniRL's gradient equals PPO-clip's × π_old/μ
+ * - Property 4 (cross-checks, docs/paper.md §3 and §7): MiniRL's gradient equals PPO-clip's × π_old/μ
  *   with no cap and no dual clip; GSPO-token's gradient equals GSPO's when Â is constant along
  *   each sequence.
  * - Bad input: typed errors whose messages name the argument; no kind returns NaN on extreme

@@ -183,7 +183,7 @@ export const minimum = (a: TensorLike, b: TensorLike) => binary('minimum', a, b)
 
 /**
  * Comparisons return a 0/1 mask with no gradient: in the operands' float dtype, or f32 for i32
- * operands (DESIGN.md: masks are float 0/1).
+ * operands (README.md, "Conventions a PyTorch user should know": masks are float 0/1).
  */
 export function compare(op: CompareOp, a: TensorLike, b: TensorLike): Tensor {
   const [x, y] = operands(op, [a, b]) as [Tensor, Tensor];

@@ -1,7 +1,8 @@
 /**
- * Shape ops. Storage is contiguous and never aliased (DESIGN.md), so every op here copies;
- * their gradients are the inverse movement: reshape back, inverse permutation, sum over an
- * expansion, slices of a concatenation, zero-padding of a slice.
+ * Shape ops. Storage is contiguous and immutable (README.md, "Conventions a PyTorch user should
+ * know"): reshape and contiguous slices may share the input's array, since no tensor's data ever
+ * changes; the other ops here copy. Their gradients are the inverse movement: reshape back,
+ * inverse permutation, sum over an expansion, slices of a concatenation, zero-padding of a slice.
  */
 import { DTypeError, IndexError, ShapeError, Tensor, ValueError } from '../../tensor/index.js';
 import { type DType, isDType, isFloat } from '../../tensor/dtype.js';

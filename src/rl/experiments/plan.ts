@@ -1,6 +1,6 @@
 /**
- * The paper's experiments in miniature (PAPER.md §4; issue 6 "stablerl reproduce"): which arms
- * each finding compares, and the list of runs that realise them.
+ * The paper's experiments in miniature (docs/paper.md §4; run by `stablerl reproduce`): which
+ * arms each finding compares, and the list of runs that realise them.
  *
  *   F1  on-policy (N = 1): MiniRL, MiniRL without the train–inference IS weight (Σ_t Â·log π_θ,
  *       the `reinforce` kind), MiniRL with length normalisation ((1/|y|)Σ_t), MiniRL + R3.

@@ -4,7 +4,8 @@
  * Â·log π_θ, so clipped tokens still get gradient (PPO-clip zeroes them); the paper's point is
  * that rare, high-ratio "fork" tokens keep contributing.
  *
- * PAPER.md §5 "CISPO" and Appendix A (verl `compute_policy_loss_cispo`; slime; TRL `cispo`):
+ * docs/paper.md §5.2 "CISPO" and §3, after paper Appendix A (verl `compute_policy_loss_cispo`;
+ * slime; TRL `cispo`):
  *
  *   ℓ_t = −sg[clamp(r_t, 1 − ε_low, 1 + ε_high)] · Â_t · log π_θ(y_t),   r = exp(clamp(Δlog, ±20))
  *
@@ -13,8 +14,8 @@
  *
  * Defaults: epsLow 1 (no lower bound: canonical CISPO "did not impose a lower bound", slime sets
  * eps_clip ≥ 1), epsHigh 4 (an absolute cap of 5 on the weight: TRL's `epsilon_high` for cispo,
- * 5.0 recommended per ScaleRL, PAPER.md §5), aggregation 'token-mean' (normalised by the total
- * token count 1/Σ_i|y_i|, PAPER.md Appendix A).
+ * 5.0 recommended per ScaleRL, docs/paper.md §5.2), aggregation 'token-mean' (normalised by the
+ * total token count 1/Σ_i|y_i|: docs/paper.md §3, from paper Appendix A).
  */
 import { clamp, mul, ne, neg } from '../../autograd/index.js';
 import type { Tensor } from '../../tensor/index.js';

@@ -14,21 +14,22 @@
  * sequence-ratio kinds (gspo, gmpo) whenever Â is constant along each sequence (Â of shape [B]).
  * `metrics.meanWeight` is its mean over the valid tokens; the losses test checks the identity.
  *
- * Stop-gradients (PAPER.md §6 pitfall 2). Every sg[·] of a formula is computed from `sgLogp`,
+ * Stop-gradients (docs/paper.md §6 pitfall 2). Every sg[·] of a formula is computed from `sgLogp`,
  * which defaults to logp.detach(). Passing a fixed tensor there is how the tests gradcheck a
  * surrogate with stop-gradients: with the sg terms held at a constant, central differences of the
  * loss in `logp` must equal what autograd returns. oldLogp, rolloutLogp, advantages and mask are
  * always detached; no gradient reaches them.
  *
- * Ratios are always formed in log space with the log-ratio clamped to ±20 before exp (PAPER.md §6
- * pitfall 1, verl), except where a kind's published code clamps differently (its file says so).
+ * Ratios are always formed in log space with the log-ratio clamped to ±20 before exp
+ * (docs/paper.md §6 pitfall 1, verl), except where a kind's published code clamps differently
+ * (its file says so).
  *
  * IS correction (`isCorrection` option). Engineer A's `isCorrection` (is-corrections.ts) is applied
  * to π_old/μ_old: logNum = oldLogp, logDen = rolloutLogp. Its weights multiply ℓ (as verl's
  * `rollout_is_weights`), and tokens it rejects (weight 0: token-mis, seq-mis, geo-mean, k3, opsm)
  * leave the mask used for aggregation and metrics (verl: rejection sampling modifies the response
  * mask). If rejection empties the batch the loss is 0 with zero gradient. minirl and decoupled-ppo
- * already carry π_old/μ in their own weight, so they refuse the option (PAPER.md §6 pitfall 8).
+ * already carry π_old/μ in their own weight, so they refuse the option (docs/paper.md §6 pitfall 8).
  *
  * Reads. Value checks (finite inputs, 0/1 mask) and metrics need the data on the host:
  * `policyLoss` reads CPU tensors synchronously; `policyLossAsync` awaits the reads and works on
@@ -209,7 +210,7 @@ export interface PolicyLossResult {
 // ---------------------------------------------------------------------------------------------
 // Ratio helpers (tensor ops).
 
-/** clamp(a − b, −20, 20): the log-ratio every kind exponentiates (PAPER.md §6 pitfall 1). */
+/** clamp(a − b, −20, 20): the log-ratio every kind exponentiates (docs/paper.md §6 pitfall 1). */
 export function logRatio(a: Tensor, b: Tensor): Tensor {
   return clamp(sub(a, b), -LOG_RATIO_CLAMP, LOG_RATIO_CLAMP);
 }

@@ -4,7 +4,7 @@
  * proportion to their tokens). Dynamic sampling and overlong shaping act on the data and the
  * rewards, not on the loss, so they are not here.
  *
- * PAPER.md §5 "DAPO" (verl docs/algo/dapo.md; TRL `loss_type="dapo"`):
+ * docs/paper.md §5.2 "DAPO" (verl docs/algo/dapo.md; TRL `loss_type="dapo"`):
  *
  *   loss = Σ_i Σ_t m·ℓ_t / Σ_i |y_i|,   ℓ_t = ppo-clip's per-token loss with ε_low = 0.2, ε_high = 0.28
  *

@@ -3,9 +3,10 @@
  * 2110.00641; AReaL's asynchronous RL): the behaviour policy that sampled (μ, the inference
  * engine) and the proximal policy that anchors the clip (π_prox = π_old, the training engine)
  * are separated. The clip trusts only the proximal ratio; the behaviour correction is a constant
- * per-token weight. This is also MiniRL's clipping rule (PAPER.md §3).
+ * per-token weight. This is also MiniRL's clipping rule (docs/paper.md §3).
  *
- * PAPER.md §5 "Decoupled PPO" (verl docs/algo/rollout_corr_math.md §1.3; AReaL `ppo_actor_loss_fn`):
+ * docs/paper.md §5.2 "Decoupled PPO" (verl docs/algo/rollout_corr_math.md §1.3; AReaL
+ * `ppo_actor_loss_fn`):
  *
  *   L = −E[ w_t · min(r_t·Â, clip(r_t, 1 − ε_low, 1 + ε_high)·Â) ]
  *   r_t = π_θ/π_prox = exp(clamp(log π_θ − log π_old, ±20))      (differentiable)

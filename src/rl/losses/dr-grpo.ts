@@ -3,7 +3,7 @@
  * without its two length/difficulty biases: no std in the advantage (advantages.ts `groupMean`)
  * and a constant normaliser instead of 1/|y_i|.
  *
- * PAPER.md §5 "Dr. GRPO" (verl docs/algo/grpo.md; TRL `loss_type="dr_grpo"`):
+ * docs/paper.md §5.2 "Dr. GRPO" (verl docs/algo/grpo.md; TRL `loss_type="dr_grpo"`):
  *
  *   loss = Σ_i Σ_t m·ℓ_t / (S · lossScale),   ℓ_t = ppo-clip's per-token loss
  *

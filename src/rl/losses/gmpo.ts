@@ -3,7 +3,7 @@
  * geometric mean of the token-level ratio·reward terms instead of their arithmetic mean, which is
  * far less sensitive to outlier ratios; the clip acts per token, in log space, with a wider band.
  *
- * PAPER.md §5 "GMPO" (verl `compute_policy_loss_geo_mean`):
+ * docs/paper.md §5.2 "GMPO" (verl `compute_policy_loss_geo_mean`):
  *
  *   ℓ̃_t = sign(Â_t) · min(sign(Â_t)·Δ_t, sign(Â_t)·clamp(Δ_t, −ε_low, ε_high)),  Δ_t = log π_θ − log π_old
  *   ρ_i = exp((1/|y_i|) Σ_t ℓ̃_t),   Ā_i = (1/|y_i|) Σ_t Â_t
@@ -12,7 +12,7 @@
  * aggregated 'seq-mean-token-mean', which gives verl's mean over sequences of −Ā_i·ρ_i (verl
  * also counts fully masked sequences in that mean; here they are excluded, as every other mode
  * does). Per-token log-ratios are not clamped (verl); the sequence mean is clamped to ±20 before
- * exp (PAPER.md §6 pitfall 1; verl has no clamp here).
+ * exp (docs/paper.md §6 pitfall 1; verl has no clamp here).
  *
  * Per-token weight (Â constant along the sequence): w_t = ρ_i · 1[token t unclipped] (× the IS
  * geometric mean), where a token is clipped when Â > 0 and Δ_t > ε_high or Â < 0 and

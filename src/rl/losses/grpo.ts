@@ -2,7 +2,7 @@
  * GRPO (Shao et al. 2024, DeepSeekMath, arXiv 2402.03300): the PPO-clip surrogate with
  * group-normalised advantages (advantages.ts `groupNorm`) and per-sequence length normalisation.
  *
- * PAPER.md Appendix A / §5 "GRPO (original)" (TRL `loss_type="grpo"`):
+ * docs/paper.md §5.2 "GRPO (original)" and §3 (paper Appendix A) (TRL `loss_type="grpo"`):
  *
  *   loss = (1/G) Σ_i (1/|y_i|) Σ_t min(r·Â, clip(r, 1 − ε, 1 + ε)·Â)    (negated to minimise)
  *

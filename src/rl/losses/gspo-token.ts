@@ -3,7 +3,7 @@
  * per-token gradient path, so token-level advantages can be used. When Â is constant along each
  * sequence it has exactly GSPO's gradient (the losses test checks it).
  *
- * PAPER.md §5 "GSPO-token" (verl `gspo`, which implements this form; TRL experimental
+ * docs/paper.md §5.2 "GSPO-token" (verl `gspo`, which implements this form; TRL experimental
  * gspo_token):
  *
  *   log s_{i,t} = min(sg[log s_i] + log π_θ(y_t) − sg[log π_θ(y_t)], 10)

@@ -3,14 +3,14 @@
  * importance ratio and its clip act on whole sequences, through the length-normalised
  * (geometric-mean) sequence ratio, so one noisy token cannot dominate an MoE update.
  *
- * PAPER.md §5 "GSPO" (TRL `importance_sampling_level="sequence"`; verl's `gspo` loss mode is the
+ * docs/paper.md §5.2 "GSPO" (TRL `importance_sampling_level="sequence"`; verl's `gspo` loss mode is the
  * gspo-token form, gspo-token.ts, which has this gradient when Â is constant along a sequence):
  *
  *   s_i = exp(min((1/|y_i|) Σ_t (log π_θ − log π_old), 10))     (differentiable through every token)
  *   ℓ_t = max(−Â_t·s_i, −Â_t·clamp(s_i, 1 − ε_low, 1 + ε_high))  (× sg[IS weight] per token)
  *
  * aggregated 'seq-mean-token-mean', so each sequence contributes −Â_i·clip-min(s_i) once. The
- * log sequence ratio is clamped at 10 before exp (verl's bound for GSPO, PAPER.md §6 pitfall 1);
+ * log sequence ratio is clamped at 10 before exp (verl's bound for GSPO, docs/paper.md §6 pitfall 1);
  * per-token log-ratios are not clamped (they are averaged first).
  *
  * Per-token weight (Â constant along the sequence): ∂s_i/∂log π_θ(y_t) = s_i/|y_i|, and the

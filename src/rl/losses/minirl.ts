@@ -2,9 +2,9 @@
  * MiniRL, the paper's baseline objective: REINFORCE with the full token-level IS weight
  * π_θ/μ_θold (training–inference discrepancy × staleness), truncated (TIS), and the decoupled
  * PPO clip mask M_t decided by the proximal ratio r_t = π_θ/π_θold. Its gradient is the token
- * surrogate's (PAPER.md Eq. 4) on unmasked tokens, which is why the paper chose it.
+ * surrogate's (docs/paper.md §1, Eq. (4)) on unmasked tokens, which is why the paper chose it.
  *
- * PAPER.md §3, Eq. (7):
+ * docs/paper.md §3; paper §4.1, Eq. (7):
  *
  *   J = E_{y~μ_θold}[ Σ_t M_t · sg[min(π_θ(y_t)/μ_θold(y_t), C)] · Â · log π_θ(y_t) ]
  *   M_t = 0 if Â > 0 and r_t > 1 + ε_high;  0 if Â < 0 and r_t < 1 − ε_low;  1 otherwise
@@ -14,13 +14,14 @@
  *
  * Every ratio is exp(clamp(Δlog, ±20)); M_t and w_t are detached (M_t is piecewise constant).
  * No length normalisation: the per-sequence sum over t is kept (aggregation
- * 'seq-mean-token-sum', the mean over sequences, PAPER.md §3 "natural choice"; the paper does not
- * state its batch normaliser). OPEN CHOICE (PAPER.md §8): the paper does not say whether the TIS
- * cap applies to the full ratio π_θ/μ or only to π_old/μ. 'full' follows the text ("apply TIS to
- * the token-level IS weight in MiniRL", the reference pseudocode of §3); 'old' is verl's decoupled
- * mode with token-TIS (PAPER.md §3 "Equivalence to a verl config"). With θ = θ_old both agree.
+ * 'seq-mean-token-sum', the mean over sequences, our reading in docs/paper.md §3; the paper does
+ * not state its batch normaliser). OPEN CHOICE (docs/paper.md §8): the paper does not say whether
+ * the TIS cap applies to the full ratio π_θ/μ or only to π_old/μ. 'full' follows the text (TIS
+ * applied to MiniRL's token-level IS weight; the pseudocode of docs/paper.md §3); 'old' is verl's
+ * decoupled mode with token-TIS (docs/paper.md §3, "MiniRL as a verl configuration"). With
+ * θ = θ_old both agree.
  *
- * Defaults (PAPER.md §3/§4, [V]): epsLow 0.2, epsHigh 0.27, tisCap 5, tisOn 'full'.
+ * Defaults (the paper's, docs/paper.md §3/§4): epsLow 0.2, epsHigh 0.27, tisCap 5, tisOn 'full'.
  * Variants: "MiniRL (no clipping)" (M_t ≡ 1) is { epsLow: 1, epsHigh: Infinity }; no TIS is
  * { tisCap: Infinity }. rolloutLogp (μ) and oldLogp (π_old) are required; the `isCorrection`
  * option is refused (the weight already holds π_old/μ).

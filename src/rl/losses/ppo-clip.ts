@@ -3,7 +3,7 @@
  * optional dual clip (Ye et al. 2020, arXiv 1912.09729). The clipped surrogate every later kind
  * (grpo, dr-grpo, dapo, decoupled-ppo) reuses with other defaults.
  *
- * PAPER.md §5 "PPO-clip, token-level, with dual-clip" (verl `compute_policy_loss_vanilla`):
+ * docs/paper.md §5.2 "PPO-clip, token-level, with dual-clip" (verl `compute_policy_loss_vanilla`):
  *
  *   r = exp(clamp(log π_θ − log π_old, −20, 20))          (differentiable: r is NOT detached)
  *   L1 = −Â·r,  L2 = −Â·clamp(r, 1 − ε_low, 1 + ε_high),  Lc = max(L1, L2)

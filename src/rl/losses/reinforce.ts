@@ -1,11 +1,11 @@
 /**
  * REINFORCE / vanilla policy gradient: the plain score-function estimator, with an optional
  * detached train–inference IS weight. It is the baseline every other kind modifies, and, with
- * μ = π_old, the `wo_train-infer-is` ablation of PAPER.md §3 (Σ_t Â·log π_θ).
+ * μ = π_old, the `wo_train-infer-is` ablation of docs/paper.md §3 (Σ_t Â·log π_θ).
  *
  *   ℓ_t = −w_t · Â_t · log π_θ(y_t),    w_t = sg[IS weight] (isCorrection) or 1
  *
- * Source: PAPER.md §5 "REINFORCE / PG with IS" (verl `compute_policy_loss_reinforce`, and `gpg`:
+ * Source: docs/paper.md §5.2 "REINFORCE / PG with IS" (verl `compute_policy_loss_reinforce`, and `gpg`:
  * `pg_losses = -log_prob * advantages`, times `rollout_is_weights` when given).
  * Defaults: aggregation 'seq-mean-token-sum' (verl `compute_policy_loss_reinforce`'s
  * `loss_agg_mode` default). oldLogp is optional (only `ppoKl` uses it).

@@ -3,7 +3,7 @@
  * smooth sigmoid gate on the ratio, with a steeper temperature for negative advantages, so
  * off-policy tokens are attenuated instead of cut off.
  *
- * PAPER.md §5 "SAPO" (verl `compute_policy_loss_sapo`; TRL `loss_type="sapo"`):
+ * docs/paper.md §5.2 "SAPO" (verl `compute_policy_loss_sapo`; TRL `loss_type="sapo"`):
  *
  *   f(r) = σ(τ·(r − 1)) · 4/τ,   τ = τ_pos if Â > 0 else τ_neg,   r = exp(clamp(Δlog, ±20))
  *   ℓ_t = −f(r_t) · Â_t            (× sg[IS weight])

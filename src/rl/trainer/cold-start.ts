@@ -1,7 +1,7 @@
 /**
  * Cold start: supervised warm-up on demonstrations before RL (the paper's cold-start data
- * distilled from different teachers, PAPER.md §4.5). Cross-entropy on the response tokens only,
- * one AdamW step per batch, with the trainer's own model and optimiser.
+ * distilled from different teachers: paper §4.5, docs/paper.md §4). Cross-entropy on the
+ * response tokens only, one AdamW step per batch, with the trainer's own model and optimiser.
  */
 import { ConfigError, Rng, tensor } from '../../tensor/index.js';
 import { AdamW, clipGradNorm } from '../../nn/index.js';

@@ -1,6 +1,6 @@
 /**
  * The trainer's configuration: every field with its default, and validation that names the
- * field. Defaults are the paper's MiniRL recipe at toy scale (PAPER.md §3, §4).
+ * field. Defaults are the paper's MiniRL recipe at toy scale (docs/paper.md §3, §4).
  */
 import { ConfigError, type DeviceName } from '../../tensor/index.js';
 import type { LossKind, PolicyLossOptions } from '../losses/index.js';

@@ -1,5 +1,5 @@
 /**
- * The RL trainer, one global step at a time (PAPER.md §3, §2.1):
+ * The RL trainer, one global step at a time (docs/paper.md §3, §2.1):
  *   1. the inference engine samples B prompts × G responses: tokens, μ_old log-probs and the
  *      engine's routing trace e^μ;
  *   2. the training engine recomputes log π_old without gradient, recording its routing e^π_old

@@ -1,5 +1,5 @@
 /**
- * WebGPU device acquisition, in one place (DESIGN.md). Tries the hardware path first (Dawn's
+ * WebGPU device acquisition, in one place. Tries the hardware path first (Dawn's
  * default backend, Vulkan on Linux, core feature level); with no hardware adapter it falls back
  * to Dawn's OpenGL ES backend on Mesa llvmpipe in compatibility mode, the software adapter that
  * a CPU-only Linux machine has once Debian's libegl1 libegl-mesa0 libgles2 are installed.

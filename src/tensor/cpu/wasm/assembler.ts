@@ -1,7 +1,7 @@
 /**
  * A tiny WebAssembly binary assembler, so the CPU backend can run SIMD kernels while the
  * project stays pure TypeScript: the bytes of a module are written at run time by code in
- * this repository, never shipped as a compiled artefact (see issue 7 and DESIGN.md).
+ * this repository, never shipped as a compiled artefact (README.md, "Layout": no native build step).
  *
  * It knows exactly what the matmul emitter (gemm-f32.ts) needs and nothing more: one imported
  * memory (optionally shared, for worker threads), functions over i32/f32/v128 locals,

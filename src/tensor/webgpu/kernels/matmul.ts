@@ -12,8 +12,8 @@
  * vectorised, so what matters is arithmetic per load. Each invocation computes a TM × TN = 16 × 16
  * tile of the output in registers (256 f32 accumulators; LLVM spills most of them to the stack,
  * which is still far cheaper than loads) and per step p loads TM values of op(A) and TN of op(B).
- * No workgroup memory: on llvmpipe it is the same lane loop plus barriers (DESIGN.md: the
- * shared-memory tiled kernel managed 1.7 GFLOP/s). Where a dimension allows it, an operand is
+ * No workgroup memory: on llvmpipe it is the same lane loop plus barriers (README.md, "Layout":
+ * a shared-memory tiled kernel managed 1.7 GFLOP/s there). Where a dimension allows it, an operand is
  * loaded as vec4 along its contiguous direction, which amortises the lane loop over 4 values:
  *
  *   layout  condition         A loads          B loads          lanes of a vector differ in
