@@ -18,17 +18,6 @@ const SCANNED_DIRS = ['src', 'docs', 'test', 'bench', 'scripts'];
 const SCANNED_FILES = ['README.md'];
 const TEXT = /\.(ts|mts|cts|js|mjs|cjs|md|sh|json|jsonl|svg|html|css|txt|ya?ml)$/;
 
-/**
- * PENDING: files being moved on another branch; they still carry the old citations, and whoever
- * moves them rewrites those. Remove each entry when its file has moved.
- */
-const PENDING_MOVE = new Set(['test/rl/tabular.ts', 'test/rl/first-order.test.ts']);
-
-/**
- * PENDING: link targets being written on another branch (docs/paper.md §9 and the walkthrough
- * link them). Remove each entry when its target exists.
- */
-const PENDING_TARGETS = new Set(['docs/theory.md', 'src/rl/theory', 'src/rl/theory/tabular.ts']);
 
 function walk(dir: string): string[] {
   if (!existsSync(dir)) return [];
@@ -94,7 +83,7 @@ export function relativeLinks(line: string): string[] {
 
 describe('docs citations', () => {
   const all = sources();
-  const checked = all.filter((s) => !PENDING_MOVE.has(s.file));
+  const checked = all;
 
   it('(a) nothing names a document outside the repository', () => {
     const forbidden = ['PAPER', 'DESIGN'].map((n) => `${n}.md`).concat(['..', 'shared'].join('/'));
@@ -136,7 +125,7 @@ describe('docs citations', () => {
           if (target === '') continue;
           const abs = resolve(ROOT, dirname(file), target);
           const rel = relative(ROOT, abs).split('\\').join('/').replace(/\/$/, '');
-          if (!existsSync(abs) && !PENDING_TARGETS.has(rel)) offenders.push(`${file}:${i + 1}: link to ${target} (${rel}) does not exist`);
+          if (!existsSync(abs)) offenders.push(`${file}:${i + 1}: link to ${target} (${rel}) does not exist`);
         }
       });
     }
