@@ -11,18 +11,18 @@
  *   routing-flip.svg        π_θ/π_old of one token along a path through a routing tie, with no
  *                           replay, R2 and R3 (§2, Eq. 6)
  *   dyn-onpolicy-*.svg      exact dynamics (i): on-policy, persistent engine error, with and
- *                           without the IS weight
+ *                           without the IS weight (a: a fixed error, b: one that grows with |z|)
  *   dyn-staleness.svg       exact dynamics (ii): N updates per rollout with and without the mask
  *   dyn-moe-N*.svg, dyn-moe-kl.svg  exact dynamics (iii): MoE, no replay / R2 / R3, N = 1…8
  */
 import { ConfigError } from '../../tensor/index.js';
 import { lineChart, type Series } from '../report/svg.js';
 import { runDynamics, type DynamicsRecord, type Replay } from './dynamics.js';
-import { exactEngine, logitErrorEngine, checkDelta } from './engines.js';
+import { checkDelta, exactEngine, logitErrorEngine, scaledErrorEngine } from './engines.js';
 import { checkEstimator, estimatorMoments, type EstimatorName } from './estimators.js';
 import { jSeqGradient, tokenLogProbs } from './exact.js';
 import { moePolicy, routeFlipEngine, topkIndices } from './moe-policy.js';
-import { sharedPolicy, tabularPolicy } from './policy.js';
+import { sharedPolicy } from './policy.js';
 import { alternatingCount, halfOnes, halfOnesJ, normals, positionalTable, rewardOf, tokenDirection } from './setups.js';
 import { MAX_RESPONSES, sequenceSpace } from './space.js';
 
@@ -42,6 +42,9 @@ export const THEORY_DEFAULTS = {
   deltas: [0.1, 0.3, 1],
   estimators: ['no-is', 'token-is', 'minirl', 'gspo', 'seq-is'] as string[],
 };
+
+/** A squared norm below this is round-off of an exact 0 (every term is O(1) here). */
+export const EXACT_ZERO = 1e-20;
 
 const norm2 = (a: ArrayLike<number>, b?: ArrayLike<number>): number => {
   let s = 0;
@@ -68,23 +71,32 @@ function checkOptions(o: Required<TheoryOptions>): void {
 export interface BiasVariancePoint { estimator: EstimatorName; delta: number; T: number; bias2: number; variance: number; gradNorm2: number }
 
 /**
- * The world: vocabulary 2, a tabular policy whose logits and engine error depend on (position,
- * last token, token) only (positionalTable), reward alternatingCount, θ = θ_old (on-policy),
- * μ = softmax(z + δ·e). Returns bias² = ‖E_μ g − ∇J_seq‖² and the per-sample variance.
+ * The world of figure 1: vocabulary 2, the shared-position policy (one logit pair shared by
+ * every position plus a per-position offset: sharedPolicy(space, 1)), θ = θ_old (on-policy),
+ * reward alternatingCount (one point per position, so the per-token signal does not shrink as T
+ * grows), μ = softmax(z + δ·e) with e depending on (position, last token, token) only. θ and e
+ * are prefixes of tables drawn once for T = 12, so every T sees the same world.
  */
+export function biasVarianceSetup(seed: number, T: number, maxT = 12) {
+  const sp = sequenceSpace(2, T);
+  const policy = sharedPolicy(sp, 1);
+  const theta = normals(2 * (1 + maxT), seed * 16 + 1, 0.5).slice(0, policy.numParams);
+  const e = positionalTable(sp, seed * 16 + 2, maxT);
+  const reward = rewardOf(sp, alternatingCount);
+  return { sp, policy, theta, e, reward };
+}
+
+/** bias² = ‖E_μ g − ∇J_seq‖² and the per-sample variance of each estimator, for every (T, δ). */
 export function biasVarianceVsLength(o: Required<TheoryOptions>): BiasVariancePoint[] {
-  const maxT = Math.max(...o.lengths);
+  const maxT = Math.max(12, ...o.lengths);
   const out: BiasVariancePoint[] = [];
   for (const T of o.lengths) {
-    const sp = sequenceSpace(2, T);
-    const policy = tabularPolicy(sp);
-    const theta = positionalTable(sp, o.seed * 16 + 1, maxT);
-    const e = positionalTable(sp, o.seed * 16 + 2, maxT);
-    const reward = rewardOf(sp, alternatingCount);
+    const { sp, policy, theta, e, reward } = biasVarianceSetup(o.seed, T, maxT);
+    const z = policy.logits(theta);
     const truth = jSeqGradient(policy, theta, reward);
-    const logpOld = tokenLogProbs(sp, theta);
+    const logpOld = tokenLogProbs(sp, z);
     for (const delta of o.deltas) {
-      const logpMu = tokenLogProbs(sp, Float64Array.from(theta, (z, j) => z + delta * e[j]!));
+      const logpMu = tokenLogProbs(sp, Float64Array.from(z, (v, j) => v + delta * e[j]!));
       for (const name of o.estimators as EstimatorName[]) {
         const m = estimatorMoments(name, { policy, theta, reward, logpOld, logpMu });
         out.push({ estimator: name, delta, T, bias2: norm2(m.mean, truth), variance: m.variance, gradNorm2: norm2(truth) });
@@ -137,7 +149,7 @@ export function biasVsStaleness(seed: number): StalenessPoint[] {
 
 export interface RoutingFlipPoint { s: number; none: number; r2: number; r3: number; liveExperts: number[] }
 
-/** The MoE world of the routing figure and dynamics (iii): V = 2, T = 6, 4 experts, top-2. */
+/** The MoE world of the routing figure and dynamics (iii): V = 2, 4 experts, top-2, halfOnes. */
 export function moeSetup(seed: number, length = 6) {
   const sp = sequenceSpace(2, length);
   const policy = moePolicy(sp, { experts: 4, topK: 2 });
@@ -148,47 +160,69 @@ export function moeSetup(seed: number, length = 6) {
 }
 
 /**
- * Along θ(s) = θ_old + s·d, where d raises the router score of the best unchosen expert of the
- * empty prefix and lowers its second chosen one, the ratio π_θ(y_0 = 0)/π_old(y_0 = 0) with live
- * routing (no replay), with e^π_old replayed (R2) and with e^μ_old replayed (R3, π_old also on
- * e^μ_old). The tie sits at s* = gap/1.5.
+ * Pick the first prefix row where the engine (δ = 1) routes through another set of experts than
+ * the trainer (row 0 when none does). Along θ(s) = θ_old + s·d, where d raises the router score of that row's best
+ * unchosen expert at rate 1 and lowers its second chosen expert's at rate ½, follow the ratio
+ * π_θ(y = 0 | row)/π_old(y = 0 | row) with live routing (no replay), with e^π_old replayed (R2)
+ * and with e^μ_old replayed (R3, where π_old is also evaluated on e^μ_old). The two scores tie at
+ * s* = gap/1.5; past it the live policy routes through the other expert.
  */
 export function routingFlip(seed: number) {
   const { sp, policy, theta0, scoreNoise } = moeSetup(seed, 3);
   const d = policy.featureDim;
-  const s0 = policy.routerScores(theta0, 0);
-  const order = topkIndices(s0, 4);
-  const eIn = order[1]!;
-  const eOut = order[2]!;
-  const x = new Float64Array(d);
-  x[sp.vocab] = 1; x[sp.vocab + 1] = 1; x[d - 1] = 1; // features of the empty prefix (start, position 0, bias)
-  const xx = 3;
+  const k = policy.topK;
+  const eng = routeFlipEngine(1, scoreNoise).sample(policy, theta0);
+  const routeOld = policy.route(theta0);
+  let row = 0;
+  for (let r = 0; r < sp.numPrefixes; r++) {
+    const a = Array.from(routeOld.subarray(r * k, (r + 1) * k)).sort().join();
+    const b = Array.from(eng.routing!.subarray(r * k, (r + 1) * k)).sort().join();
+    if (a !== b) { row = r; break; }
+  }
+  const s0 = policy.routerScores(theta0, row);
+  const order = topkIndices(s0, policy.experts);
+  const eIn = order[k - 1]!;
+  const eOut = order[k]!;
+  const x = policy.features(row);
+  const xx = x.reduce((a, v) => a + v * v, 0);
   const dir = new Float64Array(policy.numParams);
-  for (let i = 0; i < d; i++) { dir[eOut * d + i] = x[i]! / xx; dir[eIn * d + i] = -0.5 * x[i]! / xx; }
+  for (let i = 0; i < d; i++) { dir[eOut * d + i] = x[i]! / xx; dir[eIn * d + i] = (-0.5 * x[i]!) / xx; }
   const gap = s0[eIn]! - s0[eOut]!;
   const tie = gap / 1.5;
-  const engine = routeFlipEngine(1, scoreNoise);
-  const eng = engine.sample(policy, theta0);
-  const routeOld = policy.route(theta0);
-  const oldLive = Math.exp(tokenLogProbs(sp, policy.logits(theta0, routeOld))[0]!);
-  const oldR3 = Math.exp(tokenLogProbs(sp, policy.logits(theta0, eng.routing))[0]!);
+  const at = row * sp.vocab; // logit index of token 0 at that row
+  const prob = (theta: Float64Array, routing?: Int32Array) => {
+    const z = policy.logits(theta, routing);
+    return 1 / (1 + Math.exp(z[at + 1]! - z[at]!));
+  };
+  const oldLive = prob(theta0, routeOld);
+  const oldR3 = prob(theta0, eng.routing);
   const points: RoutingFlipPoint[] = [];
   for (let i = 0; i <= 40; i++) {
     const s = (i / 40) * 2 * tie;
-    const theta = Float64Array.from(theta0, (v, k) => v + s * dir[k]!);
-    const p = (routing?: Int32Array) => Math.exp(tokenLogProbs(sp, policy.logits(theta, routing))[0]!);
+    const theta = Float64Array.from(theta0, (v, j) => v + s * dir[j]!);
     const live = policy.route(theta);
-    points.push({ s, none: p() / oldLive, r2: p(routeOld) / oldLive, r3: p(eng.routing) / oldR3, liveExperts: [live[0]!, live[1]!] });
+    points.push({ s, none: prob(theta) / oldLive, r2: prob(theta, routeOld) / oldLive, r3: prob(theta, eng.routing) / oldR3, liveExperts: [live[row * k]!, live[row * k + 1]!] });
   }
-  return { tie, gap, experts: { chosenAtOld: [routeOld[0]!, routeOld[1]!], leaving: eIn, entering: eOut, engine: [eng.routing![0]!, eng.routing![1]!] }, points };
+  return {
+    row, prefix: sp.prefixes[row], tie, gap,
+    experts: { trainerAtOld: [routeOld[row * k]!, routeOld[row * k + 1]!], engineAtOld: [eng.routing![row * k]!, eng.routing![row * k + 1]!], leaving: eIn, entering: eOut },
+    points,
+  };
 }
 
 // ---------- dynamics ----------
 
 export interface DynamicsRun { label: string; records: DynamicsRecord[] }
 
-/** (i): the i.i.d. policy (one logit pair shared by every position), halfOnes, engine error δ on token 1. */
-export function onPolicySetup(T = 8, delta = 0.5) {
+const last = (r: DynamicsRun): DynamicsRecord => r.records[r.records.length - 1]!;
+
+/**
+ * (i-a): the i.i.d. policy (one logit pair shared by every position), halfOnes, an engine that
+ * adds δ to token 1's logit everywhere. Closed forms: every token-level estimator (and no IS)
+ * stops where μ samples 1 with probability ½, i.e. P_π(1) = σ(−δ); the sequence weight stops at
+ * P_π(1) = ½, the optimum (docs/theory.md derives both).
+ */
+export function onPolicySharedSetup(T = 8, delta = 0.5) {
   const sp = sequenceSpace(2, T);
   const policy = sharedPolicy(sp, 0);
   const reward = rewardOf(sp, halfOnes);
@@ -197,19 +231,44 @@ export function onPolicySetup(T = 8, delta = 0.5) {
   return { sp, policy, reward, engine, theta0, delta, T };
 }
 
-export function dynamicsOnPolicy(T = 8, delta = 0.5, steps = 300) {
-  const s = onPolicySetup(T, delta);
+export function dynamicsOnPolicyShared(T = 8, delta = 0.5, steps = 300) {
+  const s = onPolicySharedSetup(T, delta);
   const runs: DynamicsRun[] = (['no-is', 'minirl', 'seq-is'] as EstimatorName[]).map((estimator) => ({
     label: estimator,
     records: runDynamics({ policy: s.policy, theta0: s.theta0, reward: s.reward, engine: s.engine, estimator, steps, lr: 0.05, optimizer: 'adam' }).records,
   }));
-  const pToken = 1 / (1 + Math.exp(delta)); // σ(−δ): where μ samples 1 with probability ½
+  const pToken = 1 / (1 + Math.exp(delta));
   return {
-    T, delta, steps, runs,
+    T, delta, steps, lr: 0.05, optimizer: 'adam', runs,
     closedForm: { pTokenLevel: pToken, jTokenLevel: halfOnesJ(T, pToken), pSequence: 0.5, jSequence: halfOnesJ(T, 0.5) },
   };
 }
 
+/**
+ * (i-b): an error that grows with the logit. Shared-position policy, alternatingCount (optimum
+ * T), engine logits z + δ·|z|⊙s with a fixed random sign pattern s and δ = 1: where s opposes
+ * the logit's sign the engine's logit is 0 whatever the trainer's is.
+ */
+export function onPolicyRelativeSetup(seed: number, T = 6, delta = 1) {
+  const sp = sequenceSpace(2, T);
+  const policy = sharedPolicy(sp, 1);
+  const reward = rewardOf(sp, alternatingCount);
+  const signs = Float64Array.from(normals(sp.numPrefixes * 2, seed * 16 + 4), Math.sign);
+  const engine = scaledErrorEngine(delta, signs);
+  const theta0 = normals(policy.numParams, seed * 16 + 9, 0.3);
+  return { sp, policy, reward, engine, theta0, delta, T, optimum: T };
+}
+
+export function dynamicsOnPolicyRelative(seed: number, steps = 600) {
+  const s = onPolicyRelativeSetup(seed);
+  const runs: DynamicsRun[] = (['no-is', 'minirl', 'seq-is'] as EstimatorName[]).map((estimator) => ({
+    label: estimator,
+    records: runDynamics({ policy: s.policy, theta0: s.theta0, reward: s.reward, engine: s.engine, estimator, steps, lr: 0.05, optimizer: 'adam' }).records,
+  }));
+  return { T: s.T, delta: s.delta, steps, lr: 0.05, optimizer: 'adam', optimum: s.optimum, runs };
+}
+
+/** (ii): the staleness world, exact engine (no discrepancy), SGD lr 1, N updates per rollout. */
 export function dynamicsStaleness(seed: number, steps = 30) {
   const { policy, theta0, reward } = stalenessSetup(seed);
   const runs: DynamicsRun[] = [];
@@ -221,24 +280,47 @@ export function dynamicsStaleness(seed: number, steps = 30) {
       });
     }
   }
-  return { steps, lr: 1, runs };
+  return { steps, lr: 1, optimizer: 'sgd', runs };
 }
 
-export function dynamicsMoE(seed: number, steps = 40, delta = 1) {
+/** The arms of (iii), named as the paper's Figs 2–4 name them. */
+export const MOE_ARMS: ReadonlyArray<{ label: string; estimator: EstimatorName; replay: Replay }> = [
+  { label: 'MiniRL (no clip)', estimator: 'minirl-noclip', replay: 'none' },
+  { label: 'MiniRL + R2 (no clip)', estimator: 'minirl-noclip', replay: 'r2' },
+  { label: 'MiniRL + R3 (no clip)', estimator: 'minirl-noclip', replay: 'r3' },
+  { label: 'MiniRL', estimator: 'minirl', replay: 'none' },
+  { label: 'MiniRL + R2', estimator: 'minirl', replay: 'r2' },
+  { label: 'MiniRL + R3', estimator: 'minirl', replay: 'r3' },
+];
+
+/** (iii): MoE, route-flip engine δ = 1, Adam lr 0.2, N ∈ {1, 2, 4, 8}, every arm. */
+export function dynamicsMoE(seed: number, steps = 30, delta = 1) {
   const { policy, theta0, scoreNoise, reward } = moeSetup(seed);
   const engine = routeFlipEngine(delta, scoreNoise);
   const runs: Record<number, DynamicsRun[]> = {};
   for (const N of [1, 2, 4, 8]) {
-    runs[N] = (['none', 'r2', 'r3'] as Replay[]).map((replay) => ({
-      label: replay === 'none' ? 'no replay' : replay.toUpperCase(),
-      records: runDynamics({ policy, theta0, reward, engine, estimator: 'minirl', steps, miniBatches: N, lr: 0.05, optimizer: 'adam', replay }).records,
+    runs[N] = MOE_ARMS.map((arm) => ({
+      label: arm.label,
+      records: runDynamics({ policy, theta0, reward, engine, estimator: arm.estimator, steps, miniBatches: N, lr: 0.2, optimizer: 'adam', replay: arm.replay }).records,
     }));
   }
   const live = policy.route(theta0);
   const eng = engine.sample(policy, theta0).routing!;
   let agree = 0;
   for (let i = 0; i < live.length; i++) agree += live[i] === eng[i] ? 1 : 0;
-  return { steps, delta, lr: 0.05, routeAgreementAtStart: agree / live.length, runs };
+  return { steps, delta, lr: 0.2, optimizer: 'adam', routeAgreementAtStart: agree / live.length, runs };
+}
+
+/** (iii) over several seeds: the final and peak J_seq of every arm at every N. */
+export function moeSeedTable(seeds: number[], steps = 30) {
+  return seeds.map((seed) => {
+    const d = dynamicsMoE(seed, steps);
+    const byN: Record<number, Array<{ label: string; final: number; peak: number }>> = {};
+    for (const N of [1, 2, 4, 8]) {
+      byN[N] = d.runs[N]!.map((r) => ({ label: r.label, final: last(r).jSeq, peak: Math.max(...r.records.map((x) => x.jSeq)) }));
+    }
+    return { seed, byN };
+  });
 }
 
 // ---------- the report ----------
@@ -256,7 +338,8 @@ export function theoryReport(options: TheoryOptions = {}) {
     const series: Series[] = [];
     for (const name of o.estimators as EstimatorName[]) {
       if (name === 'seq-is') continue; // bias 0 to round-off: nothing to draw on a log axis
-      series.push({ name: `bias² ${name}`, points: bv.filter((p) => p.delta === delta && p.estimator === name).map((p) => [p.T, p.bias2] as const) });
+      // At T = 1 every token-level weight is the sequence weight: bias 0 to round-off, not drawn.
+      series.push({ name: `bias² ${name}`, points: bv.filter((p) => p.delta === delta && p.estimator === name && p.bias2 > EXACT_ZERO).map((p) => [p.T, p.bias2] as const) });
     }
     for (const name of ['token-is', 'seq-is'] as const) {
       if (!o.estimators.includes(name)) continue;
@@ -287,14 +370,19 @@ export function theoryReport(options: TheoryOptions = {}) {
     ],
   });
 
-  const d1 = dynamicsOnPolicy();
-  charts['dyn-onpolicy-J.svg'] = lineChart({
-    title: `(i) On-policy, engine error δ = ${d1.delta} on one token, T = ${d1.T}: J_seq`,
+  const d1 = dynamicsOnPolicyShared();
+  charts['dyn-onpolicy-shared.svg'] = lineChart({
+    title: `(i-a) On-policy, engine +δ on token 1 (δ = ${d1.delta}), shared logits, T = ${d1.T}: J_seq`,
     xLabel: 'global step', yLabel: 'J_seq(θ)', yScale: 'linear', series: seriesOf(d1.runs, 'jSeq'),
   });
-  charts['dyn-onpolicy-kl.svg'] = lineChart({
-    title: '(i) Training–inference KL(μ‖π_old) per token', xLabel: 'global step', yLabel: 'KL per token', yScale: 'log',
-    series: seriesOf(d1.runs, 'klToken'),
+  const d1b = dynamicsOnPolicyRelative(o.seed);
+  charts['dyn-onpolicy-relative.svg'] = lineChart({
+    title: `(i-b) On-policy, engine error δ·|z| (δ = ${d1b.delta}), T = ${d1b.T}: J_seq`,
+    xLabel: 'global step', yLabel: 'J_seq(θ)', yScale: 'linear', series: seriesOf(d1b.runs, 'jSeq'),
+  });
+  charts['dyn-onpolicy-relative-kl.svg'] = lineChart({
+    title: '(i-b) Training–inference KL(μ‖π_old) per token', xLabel: 'global step', yLabel: 'KL per token', yScale: 'log',
+    series: seriesOf(d1b.runs, 'klToken'),
   });
 
   const d2 = dynamicsStaleness(o.seed);
@@ -306,21 +394,23 @@ export function theoryReport(options: TheoryOptions = {}) {
   const d3 = dynamicsMoE(o.seed);
   for (const N of [1, 2, 4, 8]) {
     charts[`dyn-moe-N${N}.svg`] = lineChart({
-      title: `(iii) MoE, route-flip engine δ = ${d3.delta}, MiniRL, N = ${N}: J_seq`,
+      title: `(iii) MoE, route-flip engine δ = ${d3.delta}, N = ${N}: J_seq`,
       xLabel: 'global step', yLabel: 'J_seq(θ)', yScale: 'linear', series: seriesOf(d3.runs[N]!, 'jSeq'),
     });
   }
   charts['dyn-moe-kl.svg'] = lineChart({
     title: '(iii) MoE, N = 1: training–inference KL(μ‖π_old) per token as the trainer sees it',
-    xLabel: 'global step', yLabel: 'KL per token', yScale: 'log', series: seriesOf(d3.runs[1]!, 'klToken'),
+    xLabel: 'global step', yLabel: 'KL per token', yScale: 'log',
+    series: seriesOf(d3.runs[1]!.filter((r) => r.label === 'MiniRL' || r.label === 'MiniRL + R3'), 'klToken'),
   });
+  const seeds = moeSeedTable([0, 1, 2, 3, 4, 5].map((k) => o.seed + k));
 
   const data = {
     options: o,
     biasVariance: bv,
     staleness: st,
     routingFlip: rf,
-    dynamics: { onPolicy: d1, staleness: d2, moe: d3 },
+    dynamics: { onPolicyShared: d1, onPolicyRelative: d1b, staleness: d2, moe: d3, moeSeeds: seeds },
   };
   return { data, charts };
 }

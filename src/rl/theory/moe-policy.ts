@@ -36,6 +36,8 @@ export interface MoEPolicy extends ExactPolicy {
   readonly experts: number;
   readonly topK: number;
   readonly featureDim: number;
+  /** The fixed feature vector x_p of one prefix row. */
+  features(row: number): Float64Array;
   /** The router scores s_p of one row at θ (plus `offset`, E numbers, when given). */
   routerScores(theta: Float64Array, row: number): Float64Array;
   /** Logits of every row with the given router-score error added before top-k and the gates. */
@@ -134,6 +136,7 @@ export function moePolicy(space: SequenceSpace, config: MoEPolicyConfig): MoEPol
     experts: E,
     topK: k,
     featureDim: d,
+    features: (row) => Float64Array.from(X[row]!),
     routerScores: (theta, row) => scores(theta, row),
     route: (theta) => forward(theta).routing,
     logits: (theta, routing) => forward(theta, undefined, routing).logits,
