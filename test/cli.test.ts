@@ -4,7 +4,7 @@
  * everywhere; a bad option is a clear error with a non-zero exit.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -131,4 +131,28 @@ describe('stablerl coldstart and reproduce', () => {
     expect(run('coldstart', '--out', 'x.bin').stderr).toMatch(/--out must name a \.safetensors file/);
     expect(run('train', '--init', '/nonexistent.safetensors', '--steps', '1').stderr).toMatch(/init must name an existing weights file/);
   });
+
+  it('theory: a seeded run writes the same theory.json and charts twice; bad options are ConfigErrors', () => {
+    const base = mkdtempSync(join(tmpdir(), 'stablerl-theory-'));
+    const a = run('theory', '--out', join(base, 'a'), '--seed', '1', '--lengths', '2,4', '--deltas', '0.3');
+    const b = run('theory', '--out', join(base, 'b'), '--seed', '1', '--lengths', '2,4', '--deltas', '0.3');
+    expect(a.status, a.stderr).toBe(0);
+    expect(b.status, b.stderr).toBe(0);
+    expect(a.stdout).toMatch(/wrote 12 SVG charts and theory.json/);
+    const files = readdirSync(join(base, 'a')).sort();
+    expect(files).toContain('theory.json');
+    expect(files).toContain('routing-flip.svg');
+    for (const f of files) expect(readFileSync(join(base, 'b', f), 'utf8'), f).toBe(readFileSync(join(base, 'a', f), 'utf8'));
+    const data = JSON.parse(readFileSync(join(base, 'a', 'theory.json'), 'utf8')) as { options: { seed: number; lengths: number[] } };
+    expect(data.options.seed).toBe(1);
+    expect(data.options.lengths).toEqual([2, 4]);
+    expect(run('theory', '--help').stdout).toMatch(/stablerl theory/);
+    const bad = run('theory', '--lengths', '2,14');
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr).toMatch(/ConfigError: lengths: T = 14 is outside the enumerable range/);
+    expect(run('theory', '--deltas', '0.1,').stderr).toMatch(/--deltas must be a comma-separated list/);
+    expect(run('theory', '--estimators', 'ppo').stderr).toMatch(/unknown estimator 'ppo'/);
+    expect(run('theory', '--seed', '-2').stderr).toMatch(/--seed must be a non-negative integer/);
+    expect(run('theory', '--out2', 'x').stderr).toMatch(/unknown option --out2/);
+  }, 120_000);
 });

@@ -13,6 +13,7 @@ import { coldStart, loadTrainerCheckpoint, NonFiniteError, saveTrainerCheckpoint
 import { demonstrations, makeTask, type DemoSource, type Task } from '../rl/tasks/index.js';
 import { loadModule } from '../nn/index.js';
 import { COLDSTART_HELP, REPRODUCE_HELP, coldstartCommand, reproduceCommand } from './reproduce.js';
+import { THEORY_HELP, theoryCommand } from './theory.js';
 import { MetricsLog, readMetrics, writeRunPlots } from '../rl/report/index.js';
 
 export interface RunConfig {
@@ -55,6 +56,7 @@ Commands:
   plot      (re)write the SVG plots of a run:          stablerl plot RUN_DIR
   reproduce the paper's experiments in miniature:    stablerl reproduce [--quick]
   coldstart supervised warm-up only, writes weights: stablerl coldstart --out FILE.safetensors
+  theory    the exact-theory figures (docs/theory.md): stablerl theory [--out DIR]
 
 Run 'stablerl <command> --help' for a command's options.`,
   train: `stablerl train [--config file.json] [--flag value ...] [--resume RUN_DIR]
@@ -71,6 +73,7 @@ A config file holds the same fields ({ "task": ..., "trainer": { "steps": ... } 
   plot: 'stablerl plot RUN_DIR\n\nReads RUN_DIR/metrics.jsonl and writes reward.svg, entropy.svg, kl.svg, clipfrac.svg.',
   reproduce: REPRODUCE_HELP,
   coldstart: COLDSTART_HELP,
+  theory: THEORY_HELP,
 };
 
 const TRAINER_KEYS = new Set(['model', 'device', 'seed', 'steps', 'promptsPerStep', 'groupSize', 'miniBatches', 'lr', 'weightDecay',
@@ -256,6 +259,7 @@ export async function main(argv: string[]): Promise<number> {
   else if (cmd === 'eval') await evalRun(positional, flags);
   else if (cmd === 'reproduce') await reproduceCommand(flags);
   else if (cmd === 'coldstart') await coldstartCommand(flags);
+  else if (cmd === 'theory') await theoryCommand(flags);
   else if (cmd === 'plot') {
     const dir = positional[0];
     if (!dir) throw new ConfigError('plot needs a run directory: stablerl plot RUN_DIR');
