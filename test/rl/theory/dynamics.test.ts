@@ -107,6 +107,13 @@ describe('(i-a) on-policy, a fixed engine error on one token, shared logits', ()
     const s = end('seq-is');
     expect(Math.abs(pOf(s.theta) - 0.5)).toBeLessThan(1e-3);
     expect(Math.abs(lastOf(s.records).jSeq - halfOnesJ(T, 0.5))).toBeLessThan(1e-4);
+    // At the token-level fixed point μ samples each token with probability ½, so the per-token
+    // KL(μ‖π) is −½·ln(4p(1−p)) and J/J* = (4p(1−p))^{T/2} = exp(−T·KL) exactly.
+    const r = end('minirl').records;
+    const kl = lastOf(r).klToken;
+    const p = sigmoid(-delta);
+    expect(Math.abs(-0.5 * Math.log(4 * p * (1 - p)) - kl)).toBeLessThan(1e-4);
+    expect(Math.abs(halfOnesJ(T, p) / halfOnesJ(T, 0.5) - Math.exp(-T * (-0.5 * Math.log(4 * p * (1 - p)))))).toBeLessThan(1e-12);
     // The gap in the figure: 0.2135 against 0.2734 at δ = 0.5, T = 8.
     expect(halfOnesJ(T, sigmoid(-delta))).toBeLessThan(0.22);
     expect(halfOnesJ(T, 0.5)).toBeGreaterThan(0.27);

@@ -192,6 +192,32 @@ describe('bias against δ and T (docs/theory.md, figure 1)', () => {
   });
 
   /**
+   * First order in staleness: μ = π_old, θ = θ_old + s·d. Every estimator but seq-is (which is
+   * exact) and MiniRL with its mask (piecewise: the mask switches on at a finite s) has bias
+   * s·b₁ + O(s²): ratio over halvings of s in [1.6, 2.4].
+   */
+  it('bias is linear in the staleness s for every unmasked estimator', () => {
+    let kept = 0;
+    fc.assert(fc.property(drawArb, fc.constantFrom<EstimatorName>('no-is', 'token-is', 'token-tis', 'minirl-noclip', 'gspo'), (d, name) => {
+      const sp = spaceFor(d.V, d.T);
+      const policy = tabularPolicy(sp);
+      const lp = tokenLogProbs(sp, d.theta);
+      const bias = (s: number) => {
+        const theta = Float64Array.from(d.theta, (v, i) => v + s * d.old[i]!);
+        return norm(expectedGradient(name, { policy, theta, reward: d.reward, logpOld: lp, logpMu: lp }), jSeqGradient(policy, theta, d.reward));
+      };
+      const b = [1e-2, 5e-3, 2.5e-3].map(bias);
+      if (b[0]! < 1e-5) return;
+      kept++;
+      for (const [i, j] of [[0, 1], [1, 2]] as const) {
+        const ratio = b[i]! / b[j]!;
+        if (!(ratio >= 1.6 && ratio <= 2.4)) expect.fail(`${name}: bias ratio ${ratio} over s halving ${i}→${j} (biases ${b.join(', ')})`);
+      }
+    }), { numRuns: 60 });
+    expect(kept).toBeGreaterThan(20);
+  });
+
+  /**
    * Growth in T holds in figure 1's world (parameters shared across positions, one reward point
    * per position), not in general: the maths gives no rate in T, and with a table of free logits
    * per prefix the bias flattens once deep prefixes carry little probability. Observed there:
