@@ -26,6 +26,12 @@ export const REPLAYS: readonly Replay[] = ['none', 'r2', 'r3'];
 
 /** Most global steps × mini-batches one run may take (each is one exact pass over all responses). */
 export const MAX_UPDATES = 100_000;
+/**
+ * Most updates × responses × T one run may take: each update sums over every token of every
+ * response, and 2·10⁷ such terms take on the order of ten seconds on one core. A larger run is
+ * refused up front rather than left to run for minutes.
+ */
+export const MAX_TOKEN_UPDATES = 20_000_000;
 
 export interface DynamicsConfig {
   policy: ExactPolicy;
@@ -72,6 +78,12 @@ function checkConfig(c: DynamicsConfig): void {
   const N = c.miniBatches ?? 1;
   if (!Number.isInteger(N) || N < 1) throw new ConfigError(`miniBatches: expected an integer ≥ 1, got ${N}`);
   if (c.steps * N > MAX_UPDATES) throw new ConfigError(`steps × miniBatches = ${c.steps * N} exceeds the limit ${MAX_UPDATES} (MAX_UPDATES)`);
+  const work = c.steps * N * c.policy.space.numSeqs * c.policy.space.length;
+  if (work > MAX_TOKEN_UPDATES) {
+    throw new ConfigError(
+      `steps × miniBatches × responses × T = ${c.steps} × ${N} × ${c.policy.space.numSeqs} × ${c.policy.space.length} = ${work} exceeds the limit ${MAX_TOKEN_UPDATES} (MAX_TOKEN_UPDATES): fewer steps or a smaller space`,
+    );
+  }
   if (!(c.lr > 0) || !Number.isFinite(c.lr)) throw new ConfigError(`lr: expected a finite number > 0, got ${c.lr}`);
   if (c.optimizer !== undefined && c.optimizer !== 'sgd' && c.optimizer !== 'adam') {
     throw new ConfigError(`optimizer: expected 'sgd' or 'adam', got '${String(c.optimizer)}'`);

@@ -49,30 +49,26 @@ export const exactEngine: ExactEngine = {
   },
 };
 
-export function logitErrorEngine(delta: number, direction: ArrayLike<number>): ExactEngine {
-  checkDelta(delta);
+/** An engine whose logits are the trainer's with `error(z_j)·direction_j` added to each. */
+function perturbedEngine(name: string, direction: ArrayLike<number>, error: (z: number) => number): ExactEngine {
   return {
-    name: `logit-error(δ=${delta})`,
+    name,
     sample(policy, thetaOld) {
       checkDirection(policy, direction);
       const routing = policy.route?.(thetaOld);
       const z = policy.logits(thetaOld, routing);
-      for (let j = 0; j < z.length; j++) z[j]! += delta * direction[j]!;
+      for (let j = 0; j < z.length; j++) z[j]! += error(z[j]!) * direction[j]!;
       return { logits: z, routing };
     },
   };
 }
 
+export function logitErrorEngine(delta: number, direction: ArrayLike<number>): ExactEngine {
+  checkDelta(delta);
+  return perturbedEngine(`logit-error(δ=${delta})`, direction, () => delta);
+}
+
 export function scaledErrorEngine(delta: number, direction: ArrayLike<number>): ExactEngine {
   checkDelta(delta);
-  return {
-    name: `scaled-error(δ=${delta})`,
-    sample(policy, thetaOld) {
-      checkDirection(policy, direction);
-      const routing = policy.route?.(thetaOld);
-      const z = policy.logits(thetaOld, routing);
-      for (let j = 0; j < z.length; j++) z[j]! += delta * Math.abs(z[j]!) * direction[j]!;
-      return { logits: z, routing };
-    },
-  };
+  return perturbedEngine(`scaled-error(δ=${delta})`, direction, (z) => delta * Math.abs(z));
 }

@@ -32,7 +32,7 @@
  * covariance) of one response's estimate.
  */
 import { ConfigError } from '../../tensor/index.js';
-import { scoreSum, sequenceLogProbs, tokenLogProbs } from './exact.js';
+import { logSoftmaxRows, scoreSum, sequenceLogProbs, tokenLogProbs } from './exact.js';
 import type { ExactPolicy, Routing } from './policy.js';
 
 export const ESTIMATORS = ['no-is', 'token-is', 'token-tis', 'minirl', 'minirl-noclip', 'seq-is', 'gspo'] as const;
@@ -149,14 +149,7 @@ export function estimatorMoments(name: EstimatorName, inputs: EstimatorInputs, o
   const sp = policy.space;
   const V = sp.vocab;
   const T = sp.length;
-  const prob = new Float64Array(sp.numPrefixes * V);
-  for (let r = 0; r < sp.numPrefixes; r++) {
-    let m = -Infinity;
-    for (let v = 0; v < V; v++) m = Math.max(m, z[r * V + v]!);
-    let s = 0;
-    for (let v = 0; v < V; v++) s += prob[r * V + v] = Math.exp(z[r * V + v]! - m);
-    for (let v = 0; v < V; v++) prob[r * V + v]! /= s;
-  }
+  const prob = logSoftmaxRows(sp, z).map(Math.exp);
   const mean = new Float64Array(policy.numParams);
   const g = new Float64Array(policy.numParams);
   const gzRow = new Float64Array(V);

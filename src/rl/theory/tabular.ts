@@ -10,6 +10,7 @@
  *   pgSurrogate E_{y~μ}[Σ_t sg[w_{y,t}]·R(y)·log π_θ(y_t)]: the REINFORCE surrogates of §1/§3
  */
 import { tensor, type Tensor } from '../../tensor/index.js';
+import { logSoftmaxRows } from './exact.js';
 import type { SequenceSpace } from './space.js';
 
 const flatIndexTensors = new WeakMap<SequenceSpace, Tensor>();
@@ -85,16 +86,7 @@ export function pgSurrogate(space: SequenceSpace, theta: Tensor, reward: Tensor,
 
 /** softmax of each row of a plain f64 table [P·V]. */
 export function rowSoftmax(space: SequenceSpace, logits: ArrayLike<number>): Float64Array {
-  const V = space.vocab;
-  const p = new Float64Array(space.numPrefixes * V);
-  for (let r = 0; r < space.numPrefixes; r++) {
-    let m = -Infinity;
-    for (let v = 0; v < V; v++) m = Math.max(m, logits[r * V + v]!);
-    let z = 0;
-    for (let v = 0; v < V; v++) z += p[r * V + v] = Math.exp(logits[r * V + v]! - m);
-    for (let v = 0; v < V; v++) p[r * V + v]! /= z;
-  }
-  return p;
+  return logSoftmaxRows(space, logits).map(Math.exp);
 }
 
 /**

@@ -53,6 +53,7 @@ describe('the dynamics engine', () => {
     expect(() => runDynamics({ ...base, steps: -1 })).toThrow(/steps/);
     expect(() => runDynamics({ ...base, steps: MAX_UPDATES, miniBatches: 2 })).toThrow(/exceeds the limit 100000/);
     expect(() => runDynamics({ ...base, miniBatches: 0 })).toThrow(/miniBatches/);
+    expect(() => runDynamics({ ...base, steps: 20_000, miniBatches: 4 })).toThrow(/MAX_TOKEN_UPDATES/);
     expect(() => runDynamics({ ...base, lr: 0 })).toThrow(/lr/);
     expect(() => runDynamics({ ...base, lr: Number.NaN })).toThrow(/lr/);
     expect(() => runDynamics({ ...base, optimizer: 'rmsprop' as never })).toThrow(/optimizer/);

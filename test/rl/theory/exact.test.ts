@@ -163,6 +163,17 @@ describe('bias against δ and T (docs/theory.md, figure 1)', () => {
   const TOKEN_LEVEL: EstimatorName[] = ['no-is', 'token-is', 'token-tis', 'minirl', 'minirl-noclip', 'gspo'];
   const norm = (a: ArrayLike<number>, b: ArrayLike<number>) => Math.sqrt(Array.from(a).reduce((s, v, i) => s + (v - b[i]!) ** 2, 0));
 
+  /** Keeps a draw when bias(1e-2) ≥ 1e-5, then asserts the ratio over two halvings is in [1.6, 2.4]. */
+  function expectLinear(what: string, bias: (x: number) => number): boolean {
+    const b = [1e-2, 5e-3, 2.5e-3].map(bias);
+    if (b[0]! < 1e-5) return false;
+    for (const [i, j] of [[0, 1], [1, 2]] as const) {
+      const ratio = b[i]! / b[j]!;
+      if (!(ratio >= 1.6 && ratio <= 2.4)) expect.fail(`${what}: bias ratio ${ratio} over halving ${i}→${j} (biases ${b.join(', ')})`);
+    }
+    return true;
+  }
+
   /**
    * First order in δ: μ = softmax(θ + δe), θ = θ_old. The bias is δ·b₁ + O(δ²), so halving δ
    * halves it: ratio in [1.6, 2.4] for δ = 1e-2 → 5e-3 → 2.5e-3. A draw is kept when the bias at
@@ -180,13 +191,7 @@ describe('bias against δ and T (docs/theory.md, figure 1)', () => {
       const bias = (delta: number) => norm(expectedGradient(name, {
         policy, theta, reward: d.reward, logpOld: lp, logpMu: tokenLogProbs(sp, d.theta.map((v, i) => v + delta * d.muLogits[i]!)),
       }), truth);
-      const b = [1e-2, 5e-3, 2.5e-3].map(bias);
-      if (b[0]! < 1e-5) return;
-      kept++;
-      for (const [i, j] of [[0, 1], [1, 2]] as const) {
-        const ratio = b[i]! / b[j]!;
-        if (!(ratio >= 1.6 && ratio <= 2.4)) expect.fail(`${name}: bias ratio ${ratio} over δ halving ${i}→${j} (biases ${b.join(', ')})`);
-      }
+      if (expectLinear(`${name}, δ`, bias)) kept++;
     }), { numRuns: 60 });
     expect(kept).toBeGreaterThan(20);
   });
@@ -206,13 +211,7 @@ describe('bias against δ and T (docs/theory.md, figure 1)', () => {
         const theta = Float64Array.from(d.theta, (v, i) => v + s * d.old[i]!);
         return norm(expectedGradient(name, { policy, theta, reward: d.reward, logpOld: lp, logpMu: lp }), jSeqGradient(policy, theta, d.reward));
       };
-      const b = [1e-2, 5e-3, 2.5e-3].map(bias);
-      if (b[0]! < 1e-5) return;
-      kept++;
-      for (const [i, j] of [[0, 1], [1, 2]] as const) {
-        const ratio = b[i]! / b[j]!;
-        if (!(ratio >= 1.6 && ratio <= 2.4)) expect.fail(`${name}: bias ratio ${ratio} over s halving ${i}→${j} (biases ${b.join(', ')})`);
-      }
+      if (expectLinear(`${name}, s`, bias)) kept++;
     }), { numRuns: 60 });
     expect(kept).toBeGreaterThan(20);
   });
