@@ -24,7 +24,7 @@
  * (docs/paper.md §6 pitfall 1, verl), except where a kind's published code clamps differently
  * (its file says so).
  *
- * IS correction (`isCorrection` option). Engineer A's `isCorrection` (is-corrections.ts) is applied
+ * IS correction (`isCorrection` option). `isCorrection` (is-corrections.ts) is applied
  * to π_old/μ_old: logNum = oldLogp, logDen = rolloutLogp. Its weights multiply ℓ (as verl's
  * `rollout_is_weights`), and tokens it rejects (weight 0: token-mis, seq-mis, geo-mean, k3, opsm)
  * leave the mask used for aggregation and metrics (verl: rejection sampling modifies the response

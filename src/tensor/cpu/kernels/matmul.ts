@@ -21,8 +21,6 @@
  * opA(i,p)*opB(p,j) added for p = 0, 1, ..., k-1 in that order, with no reassociation and no
  * fused multiply-add.
  *  - f64 and mixed operands (matmulNaive): the sum is a float64, rounded once when stored.
- *    A product of two f32 values is exact in float64, so this was also the rule for f32
- *    until issue 7.
  *  - f32 operands (matmulNaiveF32): the sum is an f32; each product is rounded to f32 and
  *    each addition is rounded to f32, as f32x4.mul then f32x4.add do in WebAssembly SIMD.
  *    This is how the SIMD kernel reaches 4 lanes per instruction (f64x2 would halve that and
