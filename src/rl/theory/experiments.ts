@@ -346,7 +346,7 @@ export function theoryReport(options: TheoryOptions = {}) {
       series.push({ name: `variance ${name}`, points: bv.filter((p) => p.delta === delta && p.estimator === name).map((p) => [p.T, p.variance] as const) });
     }
     charts[`bias-variance-T-delta${delta}.svg`] = lineChart({
-      title: `Bias² and per-sample variance against T (δ = ${delta}; seq-is bias is 0)`,
+      title: `Bias² and variance against T (δ = ${delta})`,
       xLabel: 'response length T', yLabel: 'squared norm', yScale: 'log', series,
     });
   }
@@ -354,14 +354,14 @@ export function theoryReport(options: TheoryOptions = {}) {
   const st = biasVsStaleness(o.seed);
   const stNames = [...new Set(st.map((p) => p.estimator))];
   charts['bias-staleness.svg'] = lineChart({
-    title: 'Bias against staleness (μ = π_old; θ = θ_old + s·∇J/‖∇J‖)',
-    xLabel: 's (distance moved since the rollout)', yLabel: '‖E_μ g − ∇J_seq(θ)‖', yScale: 'log',
+    title: 'Bias against staleness (μ = π_old)',
+    xLabel: 's, where θ = θ_old + s·∇J/‖∇J‖', yLabel: '‖E_μ g − ∇J_seq(θ)‖', yScale: 'log',
     series: stNames.map((name) => ({ name, points: st.filter((p) => p.estimator === name && p.step > 0).map((p) => [p.step, p.bias] as const) })),
   });
 
   const rf = routingFlip(o.seed);
   charts['routing-flip.svg'] = lineChart({
-    title: `π_θ/π_old of one token through a routing tie at s = ${rf.tie.toFixed(3)}`,
+    title: `π_θ/π_old through a routing tie (s* = ${rf.tie.toFixed(3)})`,
     xLabel: 's (router moved along d)', yLabel: 'π_θ(y)/π_old(y)', yScale: 'linear',
     series: [
       { name: 'no replay', points: rf.points.map((p) => [p.s, p.none] as const) },
@@ -372,34 +372,34 @@ export function theoryReport(options: TheoryOptions = {}) {
 
   const d1 = dynamicsOnPolicyShared();
   charts['dyn-onpolicy-shared.svg'] = lineChart({
-    title: `(i-a) On-policy, engine +δ on token 1 (δ = ${d1.delta}), shared logits, T = ${d1.T}: J_seq`,
+    title: `(i-a) Engine +${d1.delta} on one token, T = ${d1.T}: J_seq`,
     xLabel: 'global step', yLabel: 'J_seq(θ)', yScale: 'linear', series: seriesOf(d1.runs, 'jSeq'),
   });
   const d1b = dynamicsOnPolicyRelative(o.seed);
   charts['dyn-onpolicy-relative.svg'] = lineChart({
-    title: `(i-b) On-policy, engine error δ·|z| (δ = ${d1b.delta}), T = ${d1b.T}: J_seq`,
+    title: `(i-b) Engine error ${d1b.delta}·|z|, T = ${d1b.T}: J_seq`,
     xLabel: 'global step', yLabel: 'J_seq(θ)', yScale: 'linear', series: seriesOf(d1b.runs, 'jSeq'),
   });
   charts['dyn-onpolicy-relative-kl.svg'] = lineChart({
-    title: '(i-b) Training–inference KL(μ‖π_old) per token', xLabel: 'global step', yLabel: 'KL per token', yScale: 'log',
+    title: '(i-b) KL(μ‖π_old) per token', xLabel: 'global step', yLabel: 'KL per token', yScale: 'log',
     series: seriesOf(d1b.runs, 'klToken'),
   });
 
   const d2 = dynamicsStaleness(o.seed);
   charts['dyn-staleness.svg'] = lineChart({
-    title: '(ii) N updates per rollout (μ = π_old), with and without the clip mask',
+    title: '(ii) N updates per rollout: J_seq',
     xLabel: 'global step', yLabel: 'J_seq(θ)', yScale: 'linear', series: seriesOf(d2.runs, 'jSeq'),
   });
 
   const d3 = dynamicsMoE(o.seed);
   for (const N of [1, 2, 4, 8]) {
     charts[`dyn-moe-N${N}.svg`] = lineChart({
-      title: `(iii) MoE, route-flip engine δ = ${d3.delta}, N = ${N}: J_seq`,
+      title: `(iii) MoE, route-flip δ = ${d3.delta}, N = ${N}: J_seq`,
       xLabel: 'global step', yLabel: 'J_seq(θ)', yScale: 'linear', series: seriesOf(d3.runs[N]!, 'jSeq'),
     });
   }
   charts['dyn-moe-kl.svg'] = lineChart({
-    title: '(iii) MoE, N = 1: training–inference KL(μ‖π_old) per token as the trainer sees it',
+    title: '(iii) MoE, N = 1: KL(μ‖π_old) per token',
     xLabel: 'global step', yLabel: 'KL per token', yScale: 'log',
     series: seriesOf(d3.runs[1]!.filter((r) => r.label === 'MiniRL' || r.label === 'MiniRL + R3'), 'klToken'),
   });
