@@ -39,7 +39,7 @@ import type { GateMode } from './config.js';
 import { Router, route, routerLogits } from './router.js';
 import { SwiGLUExperts, swigluExperts } from './experts.js';
 import { groupChunks } from '../tensor/webgpu/kernels/group.js';
-import type { WebGpuBackend, WebGpuStorage } from '../tensor/webgpu/backend.js';
+import type { WebGpuBackend, WebGpuStorage } from '../tensor/webgpu/index.js';
 
 export type Dispatch = 'auto' | 'sparse' | 'dense';
 

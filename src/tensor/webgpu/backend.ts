@@ -18,111 +18,14 @@ import { arrayFor, type DType, dtypeOfArray, type TypedArray } from '../dtype.js
 import { DeviceError, DTypeError } from '../errors.js';
 import type { GpuDeviceInfo } from './device.js';
 import { BufferPool } from './pool.js';
+import type { GpuContext, KernelCall } from './context.js';
+import { WebGpuStorage } from './storage.js';
 import * as EW from './kernels/elementwise.js';
 import * as RD from './kernels/reduce.js';
 import * as IX from './kernels/indexing.js';
 import * as MM from './kernels/matmul.js';
 import * as OPT from './kernels/optim.js';
 import * as FU from './kernels/fused.js';
-
-/**
- * A GPU buffer and the number of storages that hold it. Storages are immutable once their
- * producing op has been encoded (every kernel writes only the fresh output it allocated), so an
- * identity copy (reshape, detach, clone, assign all ask for one) can share the buffer instead of
- * copying it; the buffer goes back to the pool when its last storage is disposed.
- */
-interface SharedBuffer {
-  buffer: GPUBuffer;
-  refs: number;
-}
-
-export class WebGpuStorage implements Storage {
-  private _shared: SharedBuffer | null;
-  constructor(
-    readonly backend: WebGpuBackend,
-    buffer: GPUBuffer | SharedBuffer,
-    readonly dtype: DType,
-    readonly size: number,
-  ) {
-    this._shared = 'refs' in buffer ? buffer : { buffer, refs: 1 };
-  }
-  get buffer(): GPUBuffer {
-    if (this._shared === null) throw new DeviceError('webgpu: this buffer was disposed and can no longer be used');
-    return this._shared.buffer;
-  }
-  get disposed(): boolean {
-    return this._shared === null;
-  }
-  /** Another storage on the same buffer (same dtype and size). */
-  alias(): WebGpuStorage {
-    if (this._shared === null) throw new DeviceError('webgpu: this buffer was disposed and can no longer be used');
-    this._shared.refs++;
-    return new WebGpuStorage(this.backend, this._shared, this.dtype, this.size);
-  }
-  /** Drops this storage's hold; returns the buffer when it was the last one. */
-  take(): GPUBuffer | null {
-    const sh = this._shared;
-    if (sh === null) throw new DeviceError('webgpu: this buffer was disposed and can no longer be used');
-    this._shared = null;
-    return --sh.refs === 0 ? sh.buffer : null;
-  }
-}
-
-/**
- * Little helper to lay out a uniform struct of 4-byte scalars (and 16-byte-aligned vec4 arrays).
- * Values are kept as raw 32-bit words, so `run()` copies them straight into the uniform ring.
- */
-export class Params {
-  private words: number[] = [];
-  private static readonly f = new Float32Array(1);
-  private static readonly u = new Uint32Array(Params.f.buffer);
-  u32(...v: number[]): this {
-    for (const x of v) this.words.push(x >>> 0);
-    return this;
-  }
-  i32(...v: number[]): this {
-    for (const x of v) this.words.push((x | 0) >>> 0);
-    return this;
-  }
-  f32(...v: number[]): this {
-    for (const x of v) {
-      Params.f[0] = x;
-      this.words.push(Params.u[0]!);
-    }
-    return this;
-  }
-  /** Pads to a 16-byte boundary (before an array<vec4<u32>, N> member). */
-  align16(): this {
-    while (this.words.length % 4 !== 0) this.words.push(0);
-    return this;
-  }
-  /** Size in bytes, padded to 16 (at least 16). */
-  get byteLength(): number {
-    return Math.max(4, Math.ceil(this.words.length / 4) * 4) * 4;
-  }
-  /** Writes the words at `dst[at..]` (the rest of the padded size is zeros). */
-  writeTo(dst: Uint32Array, at: number): void {
-    const w = this.words;
-    for (let k = 0; k < w.length; k++) dst[at + k] = w[k]!;
-    const end = this.byteLength / 4;
-    for (let k = w.length; k < end; k++) dst[at + k] = 0;
-  }
-  bytes(): ArrayBuffer {
-    const u = new Uint32Array(this.byteLength / 4);
-    this.writeTo(u, 0);
-    return u.buffer;
-  }
-}
-
-export interface KernelCall {
-  /** Cache key is the code itself. Binding 0 is `var<uniform> p: Params` (when params given);
-   * bindings 1..n are the storage buffers in `buffers` order (declare only those used). */
-  code: string;
-  buffers: readonly WebGpuStorage[];
-  params?: Params;
-  /** Total workgroups (1-D; split over x/y when above 65535) or an explicit [x, y, z]. */
-  groups: number | [number, number, number];
-}
 
 /** Uploads by queue.writeBuffer into clean buffers (true) or through staging copies (false: v1). */
 export const UPLOADS = { writeBuffer: true };
@@ -139,7 +42,7 @@ const MAX_DISPATCHES_PER_BATCH = 512;
 /** Bound on cached bind groups (the cache is cleared when it is reached). */
 const MAX_BIND_GROUPS = 8192;
 
-export class WebGpuBackend implements Backend {
+export class WebGpuBackend implements Backend, GpuContext {
   readonly name = 'webgpu' as const;
   readonly pool: BufferPool;
   private pipelines = new Map<string, { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout; id: number; hasUniform: boolean }>();
@@ -414,7 +317,7 @@ export class WebGpuBackend implements Backend {
   }
   expand(x: Storage, outShape: readonly number[], strides: readonly number[]): Storage {
     const xs = x as WebGpuStorage;
-    // The identity copy (reshape, detach, clone, assign): share the buffer (see SharedBuffer).
+    // The identity copy (reshape, detach, clone, assign): share the buffer (see storage.ts).
     if (outShape.length === 1 && outShape[0] === xs.size && strides[0] === 1 && SHARE_IDENTITY_COPIES.current) {
       this.live++;
       return xs.alias();

@@ -56,7 +56,9 @@
 import type { MatmulParams } from '../../backend.js';
 import { DTypeError, ValueError } from '../../errors.js';
 import { stridesOf } from '../../shape.js';
-import { Params, type WebGpuBackend, type WebGpuStorage } from '../backend.js';
+import type { GpuContext } from '../context.js';
+import { Params } from '../params.js';
+import type { WebGpuStorage } from '../storage.js';
 import { collapse, groupsFor, main1d } from './common.js';
 
 /** Tile configuration: each invocation computes tm × tn outputs; wg invocations per workgroup. */
@@ -267,7 +269,7 @@ export const MATMUL_VERSION = { current: 2 as 1 | 2 };
  * (decoding: 8 rows; attention scores: a handful of keys), so no invocation computes rows or
  * columns nobody stores.
  */
-export function tilingFor(b: WebGpuBackend, p?: MatmulParams): MatmulTiling {
+export function tilingFor(b: GpuContext, p?: MatmulParams): MatmulTiling {
   if (b.info.path === 'hardware') return TILING_HARDWARE;
   if (MATMUL_VERSION.current === 1 || p === undefined) return TILING_SOFTWARE;
   const fit = (d: number) => (d <= 4 ? 4 : d <= 8 ? 8 : 16);
@@ -278,7 +280,7 @@ export function tilingFor(b: WebGpuBackend, p?: MatmulParams): MatmulTiling {
  * Batched op(A)·op(B) (see the file header). `tiling` overrides the adapter's default tile
  * configuration (tests use it to run the hardware configuration on the software adapter).
  */
-export function matmul(b: WebGpuBackend, a: WebGpuStorage, bm: WebGpuStorage, p: MatmulParams, tiling?: MatmulTiling): WebGpuStorage {
+export function matmul(b: GpuContext, a: WebGpuStorage, bm: WebGpuStorage, p: MatmulParams, tiling?: MatmulTiling): WebGpuStorage {
   if (a.dtype !== 'f32' || bm.dtype !== 'f32') {
     const bad = a.dtype !== 'f32' ? a.dtype : bm.dtype;
     throw new DTypeError(`matmul: dtype ${bad} is not supported on webgpu; use f32`);

@@ -16,7 +16,9 @@
  * compares the two bit for bit.
  */
 import { DTypeError } from '../../errors.js';
-import { Params, type WebGpuBackend, type WebGpuStorage } from '../backend.js';
+import type { GpuContext } from '../context.js';
+import { Params } from '../params.js';
+import type { WebGpuStorage } from '../storage.js';
 import { groupsFor, main1d } from './common.js';
 
 /** Same fields as src/tensor/cpu/optim.ts AdamWScalars (kept structural to avoid importing the CPU backend). */
@@ -58,7 +60,7 @@ ${main1d()}
 
 /** New p, m, v (fresh storages) from p, g, m, v; the inputs are only read. f32 only. */
 export function adamw(
-  b: WebGpuBackend, p: WebGpuStorage, g: WebGpuStorage, m: WebGpuStorage, v: WebGpuStorage, s: AdamWScalarsGpu,
+  b: GpuContext, p: WebGpuStorage, g: WebGpuStorage, m: WebGpuStorage, v: WebGpuStorage, s: AdamWScalarsGpu,
 ): [WebGpuStorage, WebGpuStorage, WebGpuStorage] {
   if (p.dtype !== 'f32') throw new DTypeError(`webgpu adamw: parameters must be f32, got ${p.dtype}`);
   const n = p.size;
