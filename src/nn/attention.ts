@@ -23,7 +23,7 @@
  */
 import {
   ConfigError, DeviceError, DTypeError, IndexError, ShapeError, Tensor, ValueError,
-  fromTypedArray, keep, type DeviceName, type FloatDType, type Rng,
+  fromTypedArray, getFlag, keep, type DeviceName, type FloatDType, type Rng,
 } from '../tensor/index.js';
 import { fmtShape } from '../tensor/shape.js';
 import type { WebGpuBackend } from '../tensor/webgpu/index.js';
@@ -99,12 +99,6 @@ export function applyRope(x: Tensor, positionOffset: number, theta = 10000): Ten
 }
 
 /**
- * Use the fused WebGPU RoPE kernel in ropeHeads (true), or the composed ops (false: the first
- * version, kept as the reference and for benchmarks timing both in one process). Same bits.
- */
-export const FUSED_ROPE = { current: true };
-
-/**
  * transpose(reshape(x, [B, T, H, hd]), 1, 2) followed by applyRope, for x [B, T, H·hd]: the
  * inference engine's q and k. On WebGPU, f32, with grad disabled, it is one dispatch of the
  * fused kernel (src/tensor/webgpu/kernels/fused.ts; on the software adapter a decode step is
@@ -114,7 +108,7 @@ export const FUSED_ROPE = { current: true };
 export function ropeHeads(x: Tensor, nHeads: number, positionOffset: number, theta = 10000, tables?: [Tensor, Tensor]): Tensor {
   const [B, T, D] = x.shape as [number, number, number];
   const hd = D / nHeads;
-  if (FUSED_ROPE.current && x.device === 'webgpu' && x.dtype === 'f32' && !isGradEnabled() && hd % 2 === 0) {
+  if (getFlag('nn.fusedRope') && x.device === 'webgpu' && x.dtype === 'f32' && !isGradEnabled() && hd % 2 === 0) {
     checkOffset('ropeHeads', positionOffset);
     const [cos, sin] = tables ?? ropeTables(T, hd, positionOffset, theta, 'f32', x.device);
     const out = new Tensor((x.backend as WebGpuBackend).rope(x.storage, cos.storage, sin.storage, B, T, nHeads, hd), [B, nHeads, T, hd]);
@@ -128,12 +122,6 @@ export function ropeHeads(x: Tensor, nHeads: number, positionOffset: number, the
 }
 
 /**
- * Use the fused WebGPU kernels in decodeAttention and in KVCacheLayer.append's growth (true), or
- * the composed ops (false: the reference). Same bits.
- */
-export const FUSED_ATTENTION = { current: true };
-
-/**
  * One query per sequence against the cache: softmax(q·kᵀ / √hd)·v for q [B, H, 1, hd] and
  * keys, values [B, H, Tk, hd] (no mask: a single query sees every cached key); returns
  * [B, H, 1, hd]. On WebGPU (f32, grad disabled) one dispatch of the fused kernel
@@ -143,7 +131,7 @@ export function decodeAttention(q: Tensor, keys: Tensor, values: Tensor): Tensor
   const [B, H, T, hd] = q.shape as [number, number, number, number];
   const Tk = keys.shape[2]!;
   if (
-    FUSED_ATTENTION.current && T === 1 && q.device === 'webgpu' && q.dtype === 'f32' && keys.dtype === 'f32' && values.dtype === 'f32'
+    getFlag('nn.fusedAttention') && T === 1 && q.device === 'webgpu' && q.dtype === 'f32' && keys.dtype === 'f32' && values.dtype === 'f32'
     && !isGradEnabled() && decodeAttentionIterations(Tk, hd) <= 60000
   ) {
     const o = (q.backend as WebGpuBackend).decodeAttention(q.storage, keys.storage, values.storage, B * H, Tk, hd, Math.sqrt(hd));
@@ -202,7 +190,7 @@ export class KVCacheLayer {
       if (k.dtype !== oldK.dtype || k.device !== oldK.device) {
         throw new DTypeError(`KVCacheLayer.append: new keys are ${k.dtype} on ${k.device}, the cache holds ${oldK.dtype} on ${oldK.device}`);
       }
-      if (FUSED_ATTENTION.current && k.device === 'webgpu' && k.dtype === 'f32' && !isGradEnabled()) {
+      if (getFlag('nn.fusedAttention') && k.device === 'webgpu' && k.dtype === 'f32' && !isGradEnabled()) {
         // Both concatenations in one dispatch (kernels/fused.ts appendKV); plain copies, same bits.
         const [kk, vv] = (k.backend as WebGpuBackend).appendKV(oldK.storage, k.storage, oldV.storage, v.storage, B! * H!, oldK.shape[2]!, k.shape[2]!, hd!);
         const shape = [B!, H!, oldK.shape[2]! + k.shape[2]!, hd!];

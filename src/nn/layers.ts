@@ -12,7 +12,7 @@
  * (and a zero bias), the GPT-2 style.
  */
 import {
-  ConfigError, DeviceError, DTypeError, ShapeError, Tensor,
+  ConfigError, DeviceError, DTypeError, ShapeError, Tensor, getFlag,
   type DeviceName, type FloatDType, type Rng,
 } from '../tensor/index.js';
 import { fmtShape } from '../tensor/shape.js';
@@ -77,12 +77,6 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
 }
 
 /**
- * Use the fused WebGPU RMSNorm kernel when no gradient is recorded (true), or the composed ops
- * (false: the first version, the reference, and what a benchmark times beside it). Same bits.
- */
-export const FUSED_RMSNORM = { current: true };
-
-/**
  * y = x · rsqrt(mean(x², −1) + eps) · weight, for x [..., dim] and weight [dim]. On WebGPU (f32,
  * grad disabled) one fused dispatch (src/tensor/webgpu/kernels/fused.ts), bit-identical.
  */
@@ -96,7 +90,7 @@ export function rmsNorm(x: Tensor, weight: Tensor, eps = 1e-6): Tensor {
   }
   if (!Number.isFinite(eps) || eps < 0) throw new ConfigError(`rmsNorm: eps must be a finite number ≥ 0, got ${eps}`);
   checkCompatible('rmsNorm', x, [['weight', weight]]);
-  if (FUSED_RMSNORM.current && x.device === 'webgpu' && x.dtype === 'f32' && !isGradEnabled() && d <= RMSNORM_MAX_DIM) {
+  if (getFlag('nn.fusedRmsNorm') && x.device === 'webgpu' && x.dtype === 'f32' && !isGradEnabled() && d <= RMSNORM_MAX_DIM) {
     // One dispatch instead of seven (decode on the software adapter is bound by dispatch count); same bits.
     return new Tensor((x.backend as WebGpuBackend).rmsNorm(x.storage, weight.storage, x.size / d, d, eps), x.shape);
   }
@@ -111,7 +105,7 @@ export function rmsNorm(x: Tensor, weight: Tensor, eps = 1e-6): Tensor {
 export function addRmsNorm(x: Tensor, r: Tensor, weight: Tensor, eps = 1e-6): [Tensor, Tensor] {
   const d = x.shape[x.ndim - 1];
   if (
-    FUSED_RMSNORM.current && x.device === 'webgpu' && x.dtype === 'f32' && !isGradEnabled() && d !== undefined && d <= RMSNORM_MAX_DIM
+    getFlag('nn.fusedRmsNorm') && x.device === 'webgpu' && x.dtype === 'f32' && !isGradEnabled() && d !== undefined && d <= RMSNORM_MAX_DIM
     && r instanceof Tensor && r.dtype === 'f32' && r.device === x.device && r.shape.length === x.shape.length && r.shape.every((n, i) => n === x.shape[i])
     && weight instanceof Tensor && weight.dtype === 'f32' && weight.device === x.device && weight.ndim === 1 && weight.shape[0] === d
     && Number.isFinite(eps) && eps >= 0

@@ -30,7 +30,7 @@
  */
 import {
   ConfigError, DeviceError, DTypeError, ShapeError, Tensor,
-  cpuBackend, full, keep, tensor, tidy, zerosLike,
+  cpuBackend, full, getFlag, keep, tensor, tidy, zerosLike,
 } from '../tensor/index.js';
 import type { AdamWScalars } from '../tensor/cpu/optim.js';
 import { fmtShape, sameShape } from '../tensor/shape.js';
@@ -219,17 +219,11 @@ export class AdamW extends Optimizer {
         const st = s;
         st.step++;
         const scalars = { beta1: b1, beta2: b2, eps, lr, weightDecay: wd, bc1: 1 - b1 ** st.step, bc2: 1 - b2 ** st.step };
-        const fused = AdamW.fused && (p.device === 'cpu' || (p.device === 'webgpu' && p.dtype === 'f32'));
+        const fused = getFlag('nn.fusedAdamW') && (p.device === 'cpu' || (p.device === 'webgpu' && p.dtype === 'f32'));
         tidy(() => (fused ? adamwUpdateFused : adamwUpdateComposed)(p, g, st.m, st.v, scalars));
       });
     });
   }
-
-  /**
-   * Use the fused CPU kernel (src/tensor/cpu/optim.ts) for CPU parameters. It is bit-identical
-   * to the composed ops; this switch exists so tests and bench/kernels/adamw.mjs can run both.
-   */
-  static fused = true;
 
   /**
    * m and v are the live state tensors (as Module.stateDict's parameters: the next step changes

@@ -11,5 +11,6 @@ export * from './creation.js';
 export { Rng, type RngState, philox4x32, globalRng, manualSeed } from './rng.js';
 export { getDevice, registerBackend, markUnavailable, isDeviceName, cpuBackend } from './device.js';
 export { tidy, keep, liveTensors } from './memory.js';
+export { getFlag, setFlags, withFlags, resetFlags, listFlags, type FlagName, type FlagValues, type FlagInfo, type FlagSpec } from './flags.js';
 export { broadcastShapes, sizeOf, stridesOf, type Shape } from './shape.js';
 export { initWebGpu, deviceInfo, webgpuBackend, type GpuDeviceInfo, type GpuPath } from './webgpu/index.js';

@@ -10,7 +10,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { noGrad, tensor, tidy, type Tensor } from '../../src/index.js';
+import { getFlag, noGrad, tensor, tidy, withFlags, type Tensor } from '../../src/index.js';
 import { AdamW, adamwUpdateComposed, adamwUpdateFused } from '../../src/nn/optim.js';
 import { expectBitwise } from '../helpers/reduce.js';
 import { adamwInto } from '../../src/tensor/cpu/optim.js';
@@ -65,28 +65,22 @@ describe('fused CPU AdamW vs the composed ops (v1)', () => {
   }
 
   it('AdamW.step on the CPU (fused) equals AdamW.step with the composed path', () => {
-    const run = (fused: boolean) => {
-      const prev = AdamW.fused;
-      AdamW.fused = fused;
-      try {
-        const p = tensor([0.5, -1.25, 3, 1e-7, 0], { requiresGrad: true });
-        const q = tensor([[1, 2], [3, 4]], { dtype: 'f64', requiresGrad: true });
-        const opt = new AdamW([p, q], { lr: 0.01, weightDecay: 0.1 });
-        for (let i = 0; i < 3; i++) {
-          tidy(() => p.mul(p).sum().add(q.sin().sum().to('f32')).backward());
-          opt.step();
-          opt.zeroGrad();
-        }
-        return [p.toArraySync(), q.toArraySync()];
-      } finally {
-        AdamW.fused = prev;
+    const run = (fused: boolean) => withFlags({ 'nn.fusedAdamW': fused }, () => {
+      const p = tensor([0.5, -1.25, 3, 1e-7, 0], { requiresGrad: true });
+      const q = tensor([[1, 2], [3, 4]], { dtype: 'f64', requiresGrad: true });
+      const opt = new AdamW([p, q], { lr: 0.01, weightDecay: 0.1 });
+      for (let i = 0; i < 3; i++) {
+        tidy(() => p.mul(p).sum().add(q.sin().sum().to('f32')).backward());
+        opt.step();
+        opt.zeroGrad();
       }
-    };
+      return [p.toArraySync(), q.toArraySync()];
+    });
     const [pf, qf] = run(true);
     const [pc, qc] = run(false);
     expectBitwise(pf!, pc!, 'p');
     expectBitwise(qf!, qc!, 'q');
-    expect(AdamW.fused).toBe(true);
+    expect(getFlag('nn.fusedAdamW')).toBe(true);
   });
 });
 

@@ -4,7 +4,7 @@
  * gradient config per kernel. Binary ops broadcast; their gradients are unbroadcast.
  */
 import type { BinaryOp, CompareOp, Tensor, UnaryOp } from '../../tensor/index.js';
-import { Tensor as TensorClass, DTypeError, ValueError, cpuBackend } from '../../tensor/index.js';
+import { Tensor as TensorClass, DTypeError, ValueError, cpuBackend, getFlag } from '../../tensor/index.js';
 import { isGradEnabled } from '../grad-mode.js';
 import { isFloat } from '../../tensor/dtype.js';
 import { broadcastShapes, broadcastStrides } from '../../tensor/shape.js';
@@ -16,12 +16,11 @@ type UnaryGrad = (x: Tensor, y: Tensor, g: Tensor) => Tensor;
 /**
  * Fused CPU vjp kernels (src/tensor/cpu/fused.ts) replace a composed rule when the backward
  * pass is not being recorded (no createGraph) and the tensors are on the CPU. They are
- * bit-identical to the composed rules; `enabled` exists so tests and benchmarks can run both.
+ * bit-identical to the composed rules; flag 'autograd.fusedVjps' turns them off.
  */
-export const fusedCpuVjps = { enabled: true };
 
 function useFusedCpu(x: Tensor, g: Tensor): boolean {
-  return fusedCpuVjps.enabled && !isGradEnabled() && x.device === 'cpu' && g.device === 'cpu' && g.dtype === x.dtype && g.size === x.size;
+  return getFlag('autograd.fusedVjps') && !isGradEnabled() && x.device === 'cpu' && g.device === 'cpu' && g.dtype === x.dtype && g.size === x.size;
 }
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
@@ -79,7 +78,7 @@ export function unary(op: UnaryOp, x: Tensor): Tensor {
   if (!isFloat(x.dtype) && !INT_UNARY.has(op)) {
     throw new DTypeError(`${op}: input has dtype ${x.dtype}; ${op} needs f32 or f64 (convert with .to('f32'))`);
   }
-  if (op === 'silu' && fusedCpuVjps.enabled && x.device === 'cpu' && x.requiresGrad && isGradEnabled()) return siluKeepingSigmoid(x);
+  if (op === 'silu' && getFlag('autograd.fusedVjps') && x.device === 'cpu' && x.requiresGrad && isGradEnabled()) return siluKeepingSigmoid(x);
   const y = new TensorClass(x.backend.unary(op, x.storage), x.shape);
   const rule = UNARY_GRAD[op];
   if (rule === null) return y;

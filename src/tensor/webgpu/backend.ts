@@ -16,6 +16,7 @@
 import type { Backend, BinaryOp, CompareOp, MatmulParams, ReduceOp, Storage, UnaryOp } from '../backend.js';
 import { arrayFor, type DType, dtypeOfArray, type TypedArray } from '../dtype.js';
 import { DeviceError, DTypeError } from '../errors.js';
+import { getFlag } from '../flags.js';
 import type { GpuDeviceInfo } from './device.js';
 import { BufferPool } from './pool.js';
 import type { GpuContext, KernelCall } from './context.js';
@@ -27,14 +28,7 @@ import * as MM from './kernels/matmul.js';
 import * as OPT from './kernels/optim.js';
 import * as FU from './kernels/fused.js';
 
-/** Uploads by queue.writeBuffer into clean buffers (true) or through staging copies (false: v1). */
-export const UPLOADS = { writeBuffer: true };
-/** One-element constants are cached and aliased (true) or filled by a dispatch each time (false: v1). */
-export const CONSTANTS = { cache: true };
 const MAX_CONSTANTS = 256;
-
-/** Identity copies share their buffer (true) or copy it (false: v1, kept for tests and benchmarks). */
-export const SHARE_IDENTITY_COPIES = { current: true };
 
 const UNIFORM_SLOT = 256;
 const UNIFORM_SLOTS = 1024;
@@ -93,14 +87,14 @@ export class WebGpuBackend implements Backend, GpuContext {
   }
   fromArray(data: TypedArray): Storage {
     const dtype = dtypeOfArray(data);
-    if (!UPLOADS.writeBuffer) return this.fromArrayStaged(data);
+    if (!getFlag('webgpu.writeBufferUploads')) return this.fromArrayStaged(data);
     const s = this.allocWith(dtype, data.length, (bytes) => this.pool.acquireClean(bytes, this.epoch));
     if (data.length === 0) return s;
     // A clean buffer: no unsubmitted command touches it, so writing it now is safe (pool.ts).
     this.device.queue.writeBuffer(s.buffer, 0, data.buffer, data.byteOffset, data.byteLength);
     return s;
   }
-  /** v1 upload: a mapped staging buffer copied in command order (a buffer creation and a pass break each). */
+  /** The upload with 'webgpu.writeBufferUploads' off: a mapped staging buffer copied in command order (a buffer creation and a pass break each). */
   private fromArrayStaged(data: TypedArray): Storage {
     const dtype = dtypeOfArray(data);
     const s = this.alloc(dtype, data.length);
@@ -117,7 +111,7 @@ export class WebGpuBackend implements Backend, GpuContext {
     return s;
   }
   full(size: number, value: number, dtype: DType): Storage {
-    if (size !== 1 || !CONSTANTS.cache) return EW.fill(this, size, value, dtype);
+    if (size !== 1 || !getFlag('webgpu.cacheConstants')) return EW.fill(this, size, value, dtype);
     // One-element constants (the operand behind x.mul(0.5), a 0-d fill) recur every step: keep
     // one storage per value and hand out aliases (storages are immutable), saving a dispatch each.
     // So a kernel that writes into a buffer it initialised must use EW.fill, not this.
@@ -318,7 +312,7 @@ export class WebGpuBackend implements Backend, GpuContext {
   expand(x: Storage, outShape: readonly number[], strides: readonly number[]): Storage {
     const xs = x as WebGpuStorage;
     // The identity copy (reshape, detach, clone, assign): share the buffer (see storage.ts).
-    if (outShape.length === 1 && outShape[0] === xs.size && strides[0] === 1 && SHARE_IDENTITY_COPIES.current) {
+    if (outShape.length === 1 && outShape[0] === xs.size && strides[0] === 1 && getFlag('webgpu.shareIdentityCopies')) {
       this.live++;
       return xs.alias();
     }

@@ -5,28 +5,21 @@
  * against the composed ops they replace, bit for bit: they exist only to cut dispatches, so any
  * difference in a single bit would be a silent numeric change (the engine's exact profile promises μ == π).
  */
-import { afterEach, expect, it } from 'vitest';
-import { Rng, Tensor, noGrad, randn, tensor, tidy } from '../../../src/index.js';
+import { expect, it } from 'vitest';
+import { Rng, Tensor, noGrad, randn, tensor, tidy, withFlags } from '../../../src/index.js';
 import type { WebGpuBackend } from '../../../src/tensor/webgpu/index.js';
-import { FUSED_ATTENTION, FUSED_ROPE, KVCacheLayer, decodeAttention, ropeHeads } from '../../../src/nn/attention.js';
-import { FUSED_RMSNORM, addRmsNorm, rmsNorm } from '../../../src/nn/layers.js';
+import { KVCacheLayer, decodeAttention, ropeHeads } from '../../../src/nn/attention.js';
+import { addRmsNorm, rmsNorm } from '../../../src/nn/layers.js';
 import { describeGpu } from './gpu.js';
 
 describeGpu('fused WebGPU kernels', () => {
-  afterEach(() => {
-    FUSED_ROPE.current = true;
-    FUSED_RMSNORM.current = true;
-    FUSED_ATTENTION.current = true;
-  });
-
   it('ropeHeads: the fused kernel equals transpose + applyRope\'s composed ops bit for bit', async () => {
     const rng = new Rng(7);
     for (const [B, T, H, hd, offset, theta] of [[1, 1, 1, 2, 0, 10000], [8, 1, 4, 32, 37, 10000], [3, 5, 2, 16, 0, 500], [2, 9, 4, 8, 120, 10000], [4, 64, 4, 16, 3, 1e6]] as const) {
       const x = randn([B, T, H * hd], { rng, device: 'webgpu' }).mul(3);
       const out: Float32Array[] = [];
       for (const fused of [false, true]) {
-        FUSED_ROPE.current = fused;
-        const y = noGrad(() => tidy(() => ropeHeads(x, H, offset, theta)));
+        const y = withFlags({ 'nn.fusedRope': fused }, () => noGrad(() => tidy(() => ropeHeads(x, H, offset, theta))));
         expect(y.shape).toEqual([B, H, T, hd]);
         out.push((await y.toArray()) as Float32Array);
         y.dispose();
@@ -43,8 +36,7 @@ describeGpu('fused WebGPU kernels', () => {
       const g = randn([shape[shape.length - 1]!], { rng, device: 'webgpu' });
       const out: Float32Array[] = [];
       for (const fused of [false, true]) {
-        FUSED_RMSNORM.current = fused;
-        const y = noGrad(() => tidy(() => rmsNorm(x, g, eps)));
+        const y = withFlags({ 'nn.fusedRmsNorm': fused }, () => noGrad(() => tidy(() => rmsNorm(x, g, eps))));
         expect(y.shape).toEqual([...shape]);
         out.push((await y.toArray()) as Float32Array);
         y.dispose();
@@ -57,8 +49,7 @@ describeGpu('fused WebGPU kernels', () => {
     const g = tensor(new Float32Array([1, 0, -1, 2.5]), { device: 'webgpu' });
     const out: Float32Array[] = [];
     for (const fused of [false, true]) {
-      FUSED_RMSNORM.current = fused;
-      const y = noGrad(() => rmsNorm(x, g, 1e-6));
+      const y = withFlags({ 'nn.fusedRmsNorm': fused }, () => noGrad(() => rmsNorm(x, g, 1e-6)));
       out.push((await y.toArray()) as Float32Array);
       y.dispose();
     }
@@ -73,8 +64,7 @@ describeGpu('fused WebGPU kernels', () => {
       const g = randn([shape[shape.length - 1]!], { rng, device: 'webgpu' });
       const out: Float32Array[][] = [];
       for (const fused of [false, true]) {
-        FUSED_RMSNORM.current = fused;
-        const ys = noGrad(() => addRmsNorm(x, r, g, eps));
+        const ys = withFlags({ 'nn.fusedRmsNorm': fused }, () => noGrad(() => addRmsNorm(x, r, g, eps)));
         out.push(await Promise.all(ys.map(async (y) => (await y.toArray()) as Float32Array)));
         ys.forEach((y) => y.dispose());
       }
@@ -91,8 +81,7 @@ describeGpu('fused WebGPU kernels', () => {
       const v = randn([B, H, Tk, hd], { rng, device: 'webgpu' });
       const out: Float32Array[] = [];
       for (const fused of [false, true]) {
-        FUSED_ATTENTION.current = fused;
-        const o = noGrad(() => tidy(() => decodeAttention(q, k, v)));
+        const o = withFlags({ 'nn.fusedAttention': fused }, () => noGrad(() => tidy(() => decodeAttention(q, k, v))));
         expect(o.shape).toEqual([B, H, 1, hd]);
         out.push((await o.toArray()) as Float32Array);
         o.dispose();
@@ -107,11 +96,10 @@ describeGpu('fused WebGPU kernels', () => {
     const steps = [3, 1, 1, 4, 1].map((t) => [randn([2, 3, t, 8], { rng, device: 'webgpu' }), randn([2, 3, t, 8], { rng, device: 'webgpu' })] as const);
     const out: Float32Array[][] = [];
     for (const fused of [false, true]) {
-      FUSED_ATTENTION.current = fused;
       const cache = new KVCacheLayer();
       const got: Float32Array[] = [];
       for (const [k, v] of steps) {
-        const { keys, values } = noGrad(() => cache.append(k.mul(1), v.mul(1)));
+        const { keys, values } = withFlags({ 'nn.fusedAttention': fused }, () => noGrad(() => cache.append(k.mul(1), v.mul(1))));
         got.push((await keys.toArray()) as Float32Array, (await values.toArray()) as Float32Array);
       }
       expect(cache.length).toBe(10);

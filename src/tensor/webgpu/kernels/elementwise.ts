@@ -5,7 +5,7 @@
  * and strided (broadcasting, permute, expand) where each operand's offset comes from collapsed
  * shape/stride uniforms.
  *
- * Two versions, side by side (EW_VERSION; tests compare them bit for bit, and
+ * Two versions, side by side (flag 'webgpu.elementwiseVersion'; tests compare them bit for bit, and
  * bench/kernels/webgpu-elementwise.mjs times them):
  *  - v1: one element per invocation. Flat only when every operand has the output's size (a
  *    scalar operand, e.g. the 0-d tensor behind `x.mul(0.9)`, takes the strided path); the
@@ -24,6 +24,7 @@
 import type { BinaryOp, CompareOp, UnaryOp } from '../../backend.js';
 import type { DType } from '../../dtype.js';
 import { DTypeError } from '../../errors.js';
+import { getFlag } from '../../flags.js';
 import { sizeOf, stridesOf } from '../../shape.js';
 import type { GpuContext } from '../context.js';
 import { Params } from '../params.js';
@@ -107,9 +108,6 @@ ${main1d()}
   ${body}
 }`;
 }
-
-/** Which kernel version the launches use (tests and benchmarks switch it; 2 is the default). */
-export const EW_VERSION = { current: 2 as 1 | 2 };
 
 /** v2: the flat path, 4 elements per invocation; operand j is a vec4 array, or one broadcast element. */
 function flatVec4Shader(inTypes: string[], scalarOperand: boolean[], outType: string, expr: (loads: string[]) => string, lib: string): string {
@@ -209,7 +207,7 @@ function launch(
   const outType = wgslType(outDType);
   const contiguous = stridesOf(shape);
   const full = strides.map((st) => st.every((v, d) => v === contiguous[d] || shape[d] === 1));
-  if (EW_VERSION.current === 2) {
+  if (getFlag('webgpu.elementwiseVersion') === 2) {
     const scalar = strides.map((st, j) => !full[j] && st.every((v, d) => v === 0 || shape[d] === 1));
     if (full.every((f, j) => f || scalar[j])) {
       const n4 = Math.ceil(n / 4);

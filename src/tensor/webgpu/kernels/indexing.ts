@@ -26,17 +26,13 @@
  * bits zero: 0.0 or 0) for it, and scatterAdd and indexAdd skip it (it adds nothing anywhere).
  */
 import type { DType } from '../../dtype.js';
+import { getFlag } from '../../flags.js';
 import type { GpuContext } from '../context.js';
 import { Params } from '../params.js';
 import type { WebGpuStorage } from '../storage.js';
 import { groupsFor, main1d, shaderText, wgslType } from './common.js';
 import { fill as fillNew } from './elementwise.js';
 
-/**
- * Kernel version: 2 (default) uses indexAdd v2 and the vec4 indexSelect; 1 the originals (kept
- * for tests and for benchmarks that compare the two in one run).
- */
-export const IX_VERSION = { current: 2 as 1 | 2 };
 
 /** Bit-moving kernels accept either GPU dtype; this only rejects f64 with the usual message. */
 function checkData(dtype: DType): void {
@@ -169,7 +165,7 @@ export function indexSelect(
   const total = outer * m * inner;
   const o = b.alloc(x.dtype, total);
   if (total === 0) return o;
-  if (inner % 4 === 0 && IX_VERSION.current === 2) {
+  if (inner % 4 === 0 && getFlag('webgpu.indexingVersion') === 2) {
     const t4 = total / 4;
     b.run({ code: INDEX_SELECT_VEC4, buffers: [x, index, o], params: new Params().u32(t4, n, inner / 4, m), groups: groupsFor(t4) });
     return o;
@@ -426,7 +422,7 @@ export function indexAdd(
   b: GpuContext, src: WebGpuStorage, index: WebGpuStorage, outer: number, n: number, inner: number, m: number,
   budget = IA_BUDGET,
 ): WebGpuStorage {
-  if (IX_VERSION.current === 1) return indexAddV1(b, src, index, outer, n, inner, m);
+  if (getFlag('webgpu.indexingVersion') === 1) return indexAddV1(b, src, index, outer, n, inner, m);
   const chunks_ = (len: number) => chunks(len, budget);
   const t = wgslType(src.dtype);
   const total = outer * n * inner;
