@@ -2,12 +2,16 @@
  * The module structure of README.md, "Layout", checked on the sources:
  *  - imports only go downward (rl > moe > nn > autograd > tensor): no folder imports from a
  *    folder above it;
+ *  - nothing outside src/tensor reaches a concrete backend: no cast to CpuBackend or
+ *    WebGpuBackend (or their storages), no `cpuBackend.` member use, no import of
+ *    src/tensor/cpu/* or src/tensor/webgpu/* (fused kernels are Backend.routines, reached
+ *    through tryRoutine);
  *  - no import cycle anywhere in src (cli included), runtime and type-only imports alike.
  * The checks are plain functions of in-memory sources, so the self-tests at the end can feed
  * them a planted upward import and a planted cycle and see both reported.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative, resolve, dirname } from 'node:path';
+import { join, relative, resolve, dirname, sep } from 'node:path';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 
@@ -54,6 +58,37 @@ export function violations(sources: Source[]): string[] {
         out.push(`${relative(SRC, file)} (${from}) imports ${spec} (${to}), a layer above it`);
       }
     }
+  }
+  return out;
+}
+
+/** The concrete backend classes a module above src/tensor must never name in a cast. */
+const CONCRETE = /\b(CpuBackend|WebGpuBackend|CpuStorage|WebGpuStorage)\b/;
+
+/** Casts to a concrete backend, `cpuBackend.` uses and imports of backend internals, outside src/tensor. */
+export function backendLeaks(sources: Source[]): string[] {
+  const out: string[] = [];
+  for (const { file, text } of sources) {
+    const rel = relative(SRC, file);
+    if (rel.startsWith(`tensor${sep}`) || rel.startsWith('tensor/')) continue;
+    for (const spec of specifiers(text)) {
+      if (!spec.startsWith('.')) continue;
+      const to = relative(SRC, resolve(dirname(file), spec)).split(/[\\/]/);
+      if (to[0] === 'tensor' && (to[1] === 'cpu' || to[1] === 'webgpu')) {
+        out.push(`${rel} imports ${spec}, a concrete backend's internals (use what src/tensor/index.ts exports)`);
+      }
+    }
+    const sf = ts.createSourceFile(rel, text, ts.ScriptTarget.Latest, true);
+    const at = (n: ts.Node) => `${rel}:${sf.getLineAndCharacterOfPosition(n.getStart(sf)).line + 1}`;
+    const visit = (n: ts.Node): void => {
+      if ((ts.isAsExpression(n) || ts.isTypeAssertionExpression(n)) && CONCRETE.test(n.type.getText(sf))) {
+        out.push(`${at(n)} casts to ${n.type.getText(sf)} (reach fused kernels through tryRoutine)`);
+      } else if (ts.isPropertyAccessExpression(n) && ts.isIdentifier(n.expression) && n.expression.text === 'cpuBackend') {
+        out.push(`${at(n)} uses cpuBackend.${n.name.text} (reach fused kernels through tryRoutine)`);
+      }
+      ts.forEachChild(n, visit);
+    };
+    visit(sf);
   }
   return out;
 }
@@ -182,6 +217,10 @@ describe('module structure', () => {
     expect(violations(sources)).toEqual([]);
   });
 
+  it('nothing outside src/tensor casts to a concrete backend, uses cpuBackend. or imports backend internals', () => {
+    expect(backendLeaks(sources)).toEqual([]);
+  });
+
   it('no import cycle in src, apart from the known ones being fixed', () => {
     const known = new Set(KNOWN_CYCLES_BEING_FIXED);
     expect(importCycles(importGraph(sources)).filter((c) => !known.has(c))).toEqual([]);
@@ -204,6 +243,22 @@ describe('the structure checks catch what they forbid', () => {
       'tensor/x.ts (tensor) imports ../autograd/grad.js (autograd), a layer above it',
       'nn/z.ts (nn) imports ../moe/layer.js (moe), a layer above it',
       'nn/z.ts (nn) imports ../rl/index.js (rl), a layer above it',
+    ]);
+  });
+
+  it('a planted cast to a concrete backend, cpuBackend. use and import of backend internals', () => {
+    const fake = [
+      { file: join(SRC, 'nn/x.ts'), text: "import type { WebGpuBackend } from '../tensor/webgpu/index.js';\nconst y = (x.backend as WebGpuBackend).rmsNorm(a);" },
+      { file: join(SRC, 'autograd/y.ts'), text: "import { cpuBackend } from '../tensor/index.js';\n// cpuBackend.siluGrad in a comment is fine\nconst s = cpuBackend.siluGrad(a, b);" },
+      { file: join(SRC, 'moe/z.ts'), text: "import { groupChunks } from '../tensor/webgpu/kernels/group.js';\nconst p = <CpuBackend>b;" },
+      { file: join(SRC, 'tensor/w.ts'), text: "import { CpuBackend } from './cpu/backend.js';\nconst c = b as CpuBackend;" },
+    ];
+    expect(backendLeaks(fake)).toEqual([
+      "nn/x.ts imports ../tensor/webgpu/index.js, a concrete backend's internals (use what src/tensor/index.ts exports)",
+      'nn/x.ts:2 casts to WebGpuBackend (reach fused kernels through tryRoutine)',
+      'autograd/y.ts:3 uses cpuBackend.siluGrad (reach fused kernels through tryRoutine)',
+      "moe/z.ts imports ../tensor/webgpu/kernels/group.js, a concrete backend's internals (use what src/tensor/index.ts exports)",
+      'moe/z.ts:2 casts to CpuBackend (reach fused kernels through tryRoutine)',
     ]);
   });
 

@@ -5,7 +5,10 @@
 export * from './errors.js';
 export type { DType, FloatDType, TypedArray } from './dtype.js';
 export { isFloat } from './dtype.js';
-export type { Backend, DeviceName, Storage, MatmulParams, UnaryOp, BinaryOp, CompareOp, ReduceOp } from './backend.js';
+export type {
+  Backend, DeviceName, Storage, MatmulParams, UnaryOp, BinaryOp, CompareOp, ReduceOp, Routines, RoutineName, GroupPlan, AdamWScalars,
+} from './backend.js';
+export { tryRoutine, hasRoutine, ROUTINE_FLAGS } from './routines.js';
 export { Tensor, type GradNode } from './tensor.js';
 export * from './creation.js';
 export { Rng, type RngState, philox4x32, globalRng, manualSeed } from './rng.js';

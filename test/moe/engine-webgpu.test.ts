@@ -71,7 +71,7 @@ describeGpu('InferenceEngine on WebGPU', () => {
       const w = randn([n, k], { rng, device: 'webgpu' });
       const ref = noGrad(() => expertRows(x, ids, p, 'dense').mul(w.unsqueeze(-1)).sum(1));
       const be = x.backend as WebGpuBackend;
-      const got = new T2(be.chosenExperts(x.storage, ids.storage, p.wGate.storage, p.wUp.storage, p.wDown.storage, w.storage, n, k, d, h), [n, d]);
+      const got = new T2(be.routines.chosenExperts!(x.storage, ids.storage, p.wGate.storage, p.wUp.storage, p.wDown.storage, w.storage, n, k, d, h)!, [n, d]);
       const [a, b] = [(await ref.toArray()) as Float32Array, (await got.toArray()) as Float32Array];
       expect(new Uint32Array(b.buffer)).toEqual(new Uint32Array(a.buffer));
       for (const t of [x, ids, w, ref, got, ...Object.values(p)]) t.dispose();

@@ -8,7 +8,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   ConfigError, Rng, cpuBackend, embedding, getFlag, listFlags, matmulT, noGrad, randn, resetFlags, setFlags, tensor, tidy, withFlags,
-  type FlagName, type Tensor,
+  type FlagName, type RoutineName, type Tensor,
 } from '../../src/index.js';
 import { AdamW } from '../../src/nn/optim.js';
 import { addRmsNorm, rmsNorm } from '../../src/nn/layers.js';
@@ -109,7 +109,7 @@ describe('flag registry', () => {
 
 describe('each flag is observed by its consumer (CPU)', () => {
   it("'autograd.fusedVjps': silu keeps its sigmoid for the fused backward only when on", () => {
-    const spy = vi.spyOn(cpuBackend, 'siluWithSigmoid');
+    const spy = vi.spyOn(cpuBackend.routines, 'siluWithSigmoid');
     for (const on of [true, false]) {
       withFlags({ 'autograd.fusedVjps': on }, () => tidy(() => {
         const x = tensor([0.5, -2, 3], { requiresGrad: true });
@@ -121,7 +121,7 @@ describe('each flag is observed by its consumer (CPU)', () => {
   });
 
   it("'nn.fusedAdamW': AdamW.step takes the fused update only when on", () => {
-    const spy = vi.spyOn(cpuBackend, 'adamw');
+    const spy = vi.spyOn(cpuBackend.routines, 'adamw');
     for (const on of [true, false]) {
       const p = tensor([1, 2, 3], { requiresGrad: true });
       const opt = new AdamW([p]);
@@ -191,7 +191,7 @@ describeGpu('each flag is observed by its consumer (WebGPU)', () => {
     const g = randn([8], { rng, ...dev });
     const q = randn([2, 2, 1, 4], { rng, ...dev });
     const k = randn([2, 2, 5, 4], { rng, ...dev });
-    const cases: [FlagName, string[], () => unknown][] = [
+    const cases: [FlagName, RoutineName[], () => unknown][] = [
       ['nn.fusedRmsNorm', ['rmsNorm', 'addRmsNorm'], () => [rmsNorm(x, g), ...addRmsNorm(x, x, g)]],
       ['nn.fusedRope', ['rope'], () => ropeHeads(x, 2, 0)],
       ['nn.fusedAttention', ['decodeAttention', 'appendKV'], () => {
@@ -203,7 +203,7 @@ describeGpu('each flag is observed by its consumer (WebGPU)', () => {
       }],
     ];
     for (const [flag, methods, fn] of cases) {
-      const spies = methods.map((m) => vi.spyOn(gpu! as unknown as Record<string, (...a: unknown[]) => unknown>, m));
+      const spies = methods.map((m) => vi.spyOn(gpu!.routines, m as RoutineName));
       for (const on of [true, false]) noGrad(() => tidy(() => withFlags({ [flag]: on }, fn)));
       for (const s of spies) expect(s.mock.calls.length, flag).toBe(1);
     }
@@ -213,7 +213,7 @@ describeGpu('each flag is observed by its consumer (WebGPU)', () => {
   it("'moe.fusedMix' and 'moe.deviceRouting': the engine's fused expert mix and device-side ids only when on", async () => {
     const model = new MoETransformer(MOE_TINY, { rng: new Rng(1), ...dev });
     const eng = new InferenceEngine(model);
-    const spy = vi.spyOn(gpu! as unknown as Record<string, (...a: unknown[]) => unknown>, 'chosenExperts');
+    const spy = vi.spyOn(gpu!.routines, 'chosenExperts');
     const gen = () => eng.generate([[1, 2, 3]], { maxNewTokens: 2, rng: new Rng(4) });
     for (const on of [true, false]) await withFlags({ 'moe.fusedMix': on }, gen);
     // 2 layers × 2 forwards with the fused mix, none without

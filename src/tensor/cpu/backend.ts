@@ -19,7 +19,7 @@
  * faults and zeroing, and the garbage collector runs for the external memory they add.
  */
 import os from 'node:os';
-import type { Backend, BinaryOp, CompareOp, MatmulParams, ReduceOp, Storage, UnaryOp } from '../backend.js';
+import type { AdamWScalars, Backend, BinaryOp, CompareOp, MatmulParams, ReduceOp, Routines, Storage, UnaryOp } from '../backend.js';
 import { arrayFor, type DType, dtypeOfArray, type TypedArray } from '../dtype.js';
 import { DeviceError } from '../errors.js';
 import { sizeOf } from '../shape.js';
@@ -27,7 +27,7 @@ import { BINARY_FN, COMPARE_FN, binaryInto, unaryInto, whereInto } from './eleme
 import { concatInto, expandInto, gatherInto, indexAddInto, indexSelectInto, permuteInto, scatterAddInto, sliceInto } from './indexing.js';
 import { cpuMatmulImpl, matmulInto, type FloatArray } from './kernels/matmul.js';
 import { siluGradInto, siluWithSigmoidInto } from './fused.js';
-import { adamwInto, type AdamWScalars } from './optim.js';
+import { adamwInto } from './optim.js';
 import { adamwWasmInto } from './optim-wasm.js';
 import { ArrayPool } from './pool.js';
 import { argmaxInto, logsumexpInto, reduceInto, softmaxInto, topkInto } from './reduce.js';
@@ -247,12 +247,19 @@ export class CpuBackend implements Backend {
     return s;
   }
 
+  /** The fused kernels (Routines in ../backend.ts): AdamW's update and silu's vjp. */
+  readonly routines: Routines = {
+    adamw: (p, g, m, v, s) => this.adamw(p, g, m, v, s),
+    siluGrad: (x, g, sig) => this.siluGrad(x, g, sig),
+    siluWithSigmoid: (x) => this.siluWithSigmoid(x),
+  };
+
   /**
-   * One fused AdamW update (CPU only, outside the Backend interface): returns the new parameter,
-   * first and second moment as fresh storages. f32 runs on WebAssembly SIMD (optim-wasm.ts)
-   * where available, otherwise (and for f64) the JavaScript loop (optim.ts); both bit-identical.
+   * One fused AdamW update: the new parameter, first and second moment as fresh storages. f32
+   * runs on WebAssembly SIMD (optim-wasm.ts) where available, otherwise (and for f64) the
+   * JavaScript loop (optim.ts); both bit-identical.
    */
-  adamw(p: Storage, g: Storage, m: Storage, v: Storage, scalars: AdamWScalars): [Storage, Storage, Storage] {
+  private adamw(p: Storage, g: Storage, m: Storage, v: Storage, scalars: AdamWScalars): [Storage, Storage, Storage] {
     const [sp, pa] = this.allocOverwritten(p.dtype, p.size);
     const [sm, ma] = this.allocOverwritten(p.dtype, p.size);
     const [sv, va] = this.allocOverwritten(p.dtype, p.size);
@@ -263,14 +270,14 @@ export class CpuBackend implements Backend {
     return [sp, sm, sv];
   }
 
-  /** silu'(x)·g in one pass, from sigmoid(x) when given (CPU only, outside the Backend interface; see fused.ts). */
-  siluGrad(x: Storage, g: Storage, sig?: Storage): Storage {
+  /** silu'(x)·g in one pass, from sigmoid(x) when given (see fused.ts). */
+  private siluGrad(x: Storage, g: Storage, sig?: Storage): Storage {
     const [s, a] = this.allocOverwritten(x.dtype, x.size);
     siluGradInto(d(x), d(g), a, sig === undefined ? undefined : d(sig));
     return s;
   }
   /** silu(x) and the rounded sigmoid(x) its gradient needs, in one pass (see fused.ts). */
-  siluWithSigmoid(x: Storage): [Storage, Storage] {
+  private siluWithSigmoid(x: Storage): [Storage, Storage] {
     const [sy, y] = this.allocOverwritten(x.dtype, x.size);
     const [ss, sg] = this.allocOverwritten(x.dtype, x.size);
     siluWithSigmoidInto(d(x), y, sg);

@@ -13,7 +13,7 @@
  * they keep by a short key (kernels/common.ts shaderText), so the pipeline lookup does not
  * rehash kilobytes of text.
  */
-import type { Backend, BinaryOp, CompareOp, MatmulParams, ReduceOp, Storage, UnaryOp } from '../backend.js';
+import type { Backend, BinaryOp, CompareOp, MatmulParams, ReduceOp, Routines, Storage, UnaryOp } from '../backend.js';
 import { arrayFor, type DType, dtypeOfArray, type TypedArray } from '../dtype.js';
 import { DeviceError, DTypeError } from '../errors.js';
 import { getFlag } from '../flags.js';
@@ -25,8 +25,7 @@ import * as EW from './kernels/elementwise.js';
 import * as RD from './kernels/reduce.js';
 import * as IX from './kernels/indexing.js';
 import * as MM from './kernels/matmul.js';
-import * as OPT from './kernels/optim.js';
-import * as FU from './kernels/fused.js';
+import { webgpuRoutines } from './routines.js';
 
 const MAX_CONSTANTS = 256;
 
@@ -39,6 +38,8 @@ const MAX_BIND_GROUPS = 8192;
 export class WebGpuBackend implements Backend, GpuContext {
   readonly name = 'webgpu' as const;
   readonly pool: BufferPool;
+  /** The fused kernels (./routines.ts). */
+  readonly routines: Routines = webgpuRoutines(this);
   private pipelines = new Map<string, { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout; id: number; hasUniform: boolean }>();
   private bindGroups = new Map<string, GPUBindGroup>();
   private bufferIds = new WeakMap<GPUBuffer, number>();
@@ -332,44 +333,6 @@ export class WebGpuBackend implements Backend, GpuContext {
   }
 
   matmul(a: Storage, b: Storage, p: MatmulParams): Storage { return MM.matmul(this, a as WebGpuStorage, b as WebGpuStorage, p); }
-
-  /** The fused AdamW update (kernels/optim.ts), bit-identical to the composed ops; same shape as the CPU backend's. */
-  /** RMSNorm of x [rows, d] with gain g (kernels/fused.ts), bit-identical to layers.ts rmsNorm's composed ops. */
-  rmsNorm(x: Storage, g: Storage, rows: number, d: number, eps: number): Storage {
-    return FU.rmsNorm(this, x as WebGpuStorage, g as WebGpuStorage, rows, d, eps);
-  }
-  /** x + r and RMSNorm of it (kernels/fused.ts), bit-identical to add then layers.ts rmsNorm. */
-  addRmsNorm(x: Storage, r: Storage, g: Storage, rows: number, d: number, eps: number): [Storage, Storage] {
-    return FU.addRmsNorm(this, x as WebGpuStorage, r as WebGpuStorage, g as WebGpuStorage, rows, d, eps);
-  }
-  /** softmax(q·Kᵀ / scale)·V with one query per row (kernels/fused.ts), bit-identical to the composed ops. */
-  decodeAttention(q: Storage, k: Storage, v: Storage, rows: number, Tk: number, hd: number, scale: number): Storage {
-    return FU.decodeAttention(this, q as WebGpuStorage, k as WebGpuStorage, v as WebGpuStorage, rows, Tk, hd, scale);
-  }
-  /** The KV cache's two concatenations along positions in one dispatch (kernels/fused.ts). */
-  appendKV(k0: Storage, k1: Storage, v0: Storage, v1: Storage, rows: number, past: number, t: number, hd: number): [Storage, Storage] {
-    return FU.appendKV(this, k0 as WebGpuStorage, k1 as WebGpuStorage, v0 as WebGpuStorage, v1 as WebGpuStorage, rows, past, t, hd);
-  }
-  /** Σ_j x[t, j, :]·w[t, j] (kernels/fused.ts), bit-identical to mul then sum over j. */
-  weightedRows(x: Storage, w: Storage, n: number, k: number, d: number): Storage {
-    return FU.weightedRows(this, x as WebGpuStorage, w as WebGpuStorage, n, k, d);
-  }
-  /** silu(g)·u (kernels/fused.ts), bit-identical to the composed silu and mul. */
-  siluMul(g: Storage, u: Storage): Storage {
-    return FU.siluMul(this, g as WebGpuStorage, u as WebGpuStorage);
-  }
-  /** The chosen experts' SwiGLU and gate-weighted mix in two dispatches (kernels/fused.ts), the dense dispatch's bits. */
-  chosenExperts(x: Storage, ids: Storage, wg: Storage, wu: Storage, wd: Storage, gw: Storage, n: number, k: number, d: number, h: number): Storage {
-    const s = (t: Storage) => t as WebGpuStorage;
-    return FU.chosenExperts(this, s(x), s(ids), s(wg), s(wu), s(wd), s(gw), n, k, d, h);
-  }
-  /** RoPE of x [B, T, H, hd] into [B, H, T, hd] (kernels/fused.ts), bit-identical to transpose + applyRope's ops. */
-  rope(x: Storage, cos: Storage, sin: Storage, B: number, T: number, H: number, hd: number): Storage {
-    return FU.rope(this, x as WebGpuStorage, cos as WebGpuStorage, sin as WebGpuStorage, B, T, H, hd);
-  }
-  adamw(p: Storage, g: Storage, m: Storage, v: Storage, scalars: OPT.AdamWScalarsGpu): [Storage, Storage, Storage] {
-    return OPT.adamw(this, p as WebGpuStorage, g as WebGpuStorage, m as WebGpuStorage, v as WebGpuStorage, scalars);
-  }
 
   slice(x: Storage, outer: number, n: number, inner: number, start: number, len: number): Storage {
     return IX.slice(this, x as WebGpuStorage, outer, n, inner, start, len);

@@ -1,13 +1,12 @@
 /**
  * The fused decode kernels (src/tensor/webgpu/kernels/fused.ts: RoPE, RMSNorm, add + RMSNorm,
- * decode attention, the KV cache's append, silu·mul; the expert mix is covered by
+ * decode attention, the KV cache's append, silu·mul: the WebGPU backend's routines; the expert mix is covered by
  * test/moe/engine-webgpu.test.ts)
  * against the composed ops they replace, bit for bit: they exist only to cut dispatches, so any
  * difference in a single bit would be a silent numeric change (the engine's exact profile promises μ == π).
  */
 import { expect, it } from 'vitest';
 import { Rng, Tensor, noGrad, randn, tensor, tidy, withFlags } from '../../../src/index.js';
-import type { WebGpuBackend } from '../../../src/tensor/webgpu/index.js';
 import { KVCacheLayer, decodeAttention, ropeHeads } from '../../../src/nn/attention.js';
 import { addRmsNorm, rmsNorm } from '../../../src/nn/layers.js';
 import { describeGpu } from './gpu.js';
@@ -118,7 +117,7 @@ describeGpu('fused WebGPU kernels', () => {
     const ue = tensor(new Float32Array([1, 1, 3, 3, 0.5, 0.5, 2, 2, 1e-20, 1e-20]), { device: 'webgpu' });
     for (const [a, b] of [[g, u], [edge, ue]] as const) {
       const ref = noGrad(() => a.silu().mul(b));
-      const fused = new Tensor((a.backend as WebGpuBackend).siluMul(a.storage, b.storage), a.shape);
+      const fused = new Tensor(a.backend.routines!.siluMul!(a.storage, b.storage)!, a.shape);
       const [x, y] = [(await ref.toArray()) as Float32Array, (await fused.toArray()) as Float32Array];
       expect(new Uint32Array(y.buffer)).toEqual(new Uint32Array(x.buffer));
       ref.dispose();

@@ -177,6 +177,9 @@ ${main1d()}
   }
 }`;
 
+/** decodeAttention runs one row per invocation, within this many loop iterations (llvmpipe stops an invocation's loops after 65535). */
+export const DECODE_ATTENTION_MAX_ITERATIONS = 60000;
+
 /** Loop iterations one decodeAttention invocation runs (llvmpipe stops an invocation's loops after 65535). */
 export function decodeAttentionIterations(Tk: number, hd: number): number {
   return 2 * Tk * hd + 4 * Tk + 2 * hd;
@@ -188,7 +191,7 @@ export function decodeAttentionIterations(Tk: number, hd: number): number {
  */
 export function decodeAttention(b: GpuContext, q: WebGpuStorage, k: WebGpuStorage, v: WebGpuStorage, rows: number, Tk: number, hd: number, scale: number): WebGpuStorage {
   if (q.dtype !== 'f32' || k.dtype !== 'f32' || v.dtype !== 'f32') throw new DTypeError('webgpu decodeAttention: f32 only');
-  if (decodeAttentionIterations(Tk, hd) > 60000) throw new DTypeError(`webgpu decodeAttention: ${Tk} keys of ${hd} exceed the kernel's loop budget`);
+  if (decodeAttentionIterations(Tk, hd) > DECODE_ATTENTION_MAX_ITERATIONS) throw new DTypeError(`webgpu decodeAttention: ${Tk} keys of ${hd} exceed the kernel's loop budget`);
   const out = b.alloc('f32', rows * hd);
   if (rows * hd === 0) return out;
   const probs = b.alloc('f32', rows * Tk);
