@@ -1,8 +1,8 @@
 // MoE models (presets moe-tiny, moe-small of src/moe/config.ts): one training step (forward +
 // backward + AdamW on B×T tokens) and batched generation tokens/s with the inference engine, on
 // the CPU and, when an adapter can be had, on WebGPU. Medians of repeated runs. On WebGPU a second row,
-// "webgpu v1", runs the original kernels and the original dense expert dispatch in the same
-// process (bench/kernels/webgpu-versions.mjs), so old and new are timed under the same load.
+// "webgpu v1", runs every WebGPU flag off (bench/kernels/webgpu-versions.mjs) with the dense
+// expert dispatch in the same process, so both are timed under the same load.
 import { Rng, initWebGpu, deviceInfo, webgpuBackend, randint, tidy, withFlags, nn, moe } from 'stablerl';
 import { median, report, WORKLOADS } from './util.mjs';
 import { WEBGPU_V1_FLAGS } from './kernels/webgpu-versions.mjs';
@@ -71,7 +71,7 @@ for (const name of ['moe-tiny', 'moe-small']) {
       await withFlags(WEBGPU_V1_FLAGS, async () => {
         const ms1 = await trainStep(name, device, B, T, 3, 'dense');
         const tps1 = await generation(name, device, 8, 8, 16, 3, 'dense');
-        console.log(`| ${name} | webgpu v1 (original kernels, dense dispatch) | ${B}×${T} | ${ms1.toFixed(0)} | 8×16 | ${tps1.toFixed(0)} |`);
+        console.log(`| ${name} | webgpu v1 (v1 flags, dense dispatch) | ${B}×${T} | ${ms1.toFixed(0)} | 8×16 | ${tps1.toFixed(0)} |`);
       });
     }
   }

@@ -1,14 +1,14 @@
 // Micro-benchmark of the CPU AdamW update on the parameter shapes of moe-small (6.58 M f32
 // parameters, 43 tensors), the three versions alternating in one process: v1 the composed
 // tensor ops (adamwUpdateComposed, 14 elementwise passes), v2 the fused JavaScript loop
-// (src/tensor/cpu/optim.ts), v3 WebAssembly SIMD (optim-wasm.ts). Each version writes fresh
+// (src/tensor/cpu/kernels/adamw/js.ts), v3 WebAssembly SIMD (adamw/wasm.ts). Each version writes fresh
 // output arrays, as the backend does. Median of 7 after 2 warm-ups; checks the three agree.
 // Needs a build first: `npx tsc -p tsconfig.build.json && node bench/kernels/adamw.mjs`.
 import os from 'node:os';
 import { moe, noGrad, tidy, Rng, randn } from '../../dist/index.js';
 import { adamwUpdateComposed } from '../../dist/nn/optim.js';
-import { adamwInto } from '../../dist/tensor/cpu/optim.js';
-import { adamwWasmInto, wasmAdamWStatus } from '../../dist/tensor/cpu/optim-wasm.js';
+import { adamwInto } from '../../dist/tensor/cpu/kernels/adamw/js.js';
+import { adamwWasmInto, wasmAdamWStatus } from '../../dist/tensor/cpu/kernels/adamw/wasm.js';
 import { median } from '../util.mjs';
 
 const model = new moe.MoETransformer(moe.MOE_PRESETS['moe-small'], { rng: new Rng(1) });

@@ -1,11 +1,12 @@
-// Micro-benchmark of the CPU elementwise kernels: v1 (elementwise-v1.ts: table functions through
-// a per-row callback) against the specialised ones (elementwise.ts: a loop per op, coalesced
-// broadcast strides), on the shapes a moe-small training step runs (8×64 tokens, d 128, 4 heads,
+// Micro-benchmark of the CPU elementwise kernels: the reference (src/tensor/cpu/kernels/
+// elementwise/reference.ts: table functions through a per-row callback) against the shipped ones
+// (elementwise/current.ts: a loop per op, coalesced broadcast strides), on the shapes a moe-small training step runs (8×64 tokens, d 128, 4 heads,
 // expert hidden 256), alternating the two in one process; f32, median of 7 after 2 warm-ups.
 // Needs a build first: `npx tsc -p tsconfig.build.json && node bench/kernels/elementwise.mjs`.
 import os from 'node:os';
-import { BINARY_FN, binaryInto, unaryInto, whereInto } from '../../dist/tensor/cpu/elementwise.js';
-import { binaryIntoV1, unaryIntoV1, whereIntoV1 } from '../../dist/tensor/cpu/elementwise-v1.js';
+import { binaryInto, unaryInto, whereInto } from '../../dist/tensor/cpu/kernels/elementwise/current.js';
+import { BINARY_FN } from '../../dist/tensor/cpu/kernels/elementwise/ops.js';
+import { binaryIntoV1, unaryIntoV1, whereIntoV1 } from '../../dist/tensor/cpu/kernels/elementwise/reference.js';
 import { broadcastStrides } from '../../dist/tensor/shape.js';
 import { median } from '../util.mjs';
 

@@ -1,14 +1,16 @@
-// Micro-benchmark of the CPU matmul kernel versions (src/tensor/cpu/kernels/matmul.ts,
-// matmul-wasm.ts), f32 operands, side by side in one process so that the ratios hold even on a
-// loaded machine: v2 = the JS 3x4 tile (f64 accumulation: the kernel f32 products ran on
-// before issue 7), v3 = the WebAssembly SIMD kernel on 1 thread and on up to 2 threads, and
-// matmulInto, what the backend now runs. The versions are timed interleaved (one run of each
+// Micro-benchmark of the CPU matmul kernel versions (src/tensor/cpu/kernels/matmul/:
+// reference.ts, js.ts, wasm.ts), f32 operands, side by side in one process so that the ratios
+// hold even on a loaded machine: v2 = the JS 3x4 tile (js.ts, f64 accumulation), v3 = the
+// WebAssembly SIMD kernel on 1 thread and on up to 2 threads, and matmulInto, what the backend
+// runs. The versions are timed interleaved (one run of each
 // in turn), RUNS samples each after warm-ups, and the median is reported.
 // Needs a build first: `npx tsc -p tsconfig.build.json && node bench/kernels/matmul-kernel.mjs`
 // (`--quick` for fewer sizes).
 import os from 'node:os';
-import { cpuMatmulImpl, matmulInto, matmulJs, matmulNaive, matmulNaiveF32 } from '../../dist/tensor/cpu/kernels/matmul.js';
-import { configureWasmMatmul, matmulWasmF32, startWasmMatmulWorkers } from '../../dist/tensor/cpu/kernels/matmul-wasm.js';
+import { cpuMatmulImpl, matmulInto } from '../../dist/tensor/cpu/kernels/matmul/index.js';
+import { matmulJs } from '../../dist/tensor/cpu/kernels/matmul/js.js';
+import { matmulNaive, matmulNaiveF32 } from '../../dist/tensor/cpu/kernels/matmul/reference.js';
+import { configureWasmMatmul, matmulWasmF32, startWasmMatmulWorkers } from '../../dist/tensor/cpu/kernels/matmul/wasm.js';
 
 const RUNS = 9;
 const QUICK = process.argv.includes('--quick');
@@ -96,8 +98,8 @@ const cpus = os.cpus();
 const load = os.loadavg().map((x) => x.toFixed(2)).join(' ');
 console.log(`machine: ${cpus[0]?.model ?? 'unknown CPU'} (${cpus.length} cores visible), node ${process.version}, load average ${load}`);
 console.log(`f32 matmul runs on: ${cpuMatmulImpl()}`);
-console.log(`median GFLOP/s (2·m·n·k / s) of ${RUNS} interleaved samples; v2 = JS 3x4 tile, f64 accumulation (the`);
-console.log('kernel before issue 7); v3 = WebAssembly SIMD 5x8 tile, f32 accumulation, 1 or 2 threads\n');
+console.log(`median GFLOP/s (2·m·n·k / s) of ${RUNS} interleaved samples; v2 = JS 3x4 tile, f64 accumulation;`);
+console.log('v3 = WebAssembly SIMD 5x8 tile, f32 accumulation, 1 or 2 threads\n');
 
 console.log('| m = k = n | layout | v2 (JS) | v3 1 thread | v3 2 threads | v3 2t / v2 |');
 console.log('|---|---|---|---|---|---|');
@@ -122,8 +124,8 @@ for (const [m, k, n] of QUICK ? small.slice(0, 6) : small) {
   }
 }
 // Layouts by thread CPU time. On a loaded machine wall-clock samples of one layout can land in
-// a busier moment than another's (issue 7's 'transposed layouts 2x slower' at 1024³ was such
-// a reading); process.cpuUsage counts only the time this process ran (v3 on 1 thread: no
+// a busier moment than another's (a 'transposed layouts 2x slower' reading at 1024³ is such a
+// sample); process.cpuUsage counts only the time this process ran (v3 on 1 thread: no
 // workers, so it is the kernel's own time, plus V8's helper threads, which are idle here).
 console.log('\nv3 on 1 thread by layout, median CPU ms per call (process.cpuUsage; descheduled time not counted):\n');
 console.log('| m × k × n | A·B | Aᵀ·B | A·Bᵀ | Aᵀ·Bᵀ |');

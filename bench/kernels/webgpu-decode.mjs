@@ -1,8 +1,8 @@
-// moe-small generation on WebGPU (issue 7's decode target: 8 prompts × 16 new tokens), the
+// moe-small generation on WebGPU (the decode target: 8 prompts × 16 new tokens), the
 // engine's default decode path (v2) against the composed one (v1: flags 'moe.deviceRouting' and
 // 'moe.fusedMix' off, one read-back per MoE layer per step; 'nn.fusedRope', 'nn.fusedRmsNorm' and
 // 'nn.fusedAttention' off: RoPE, RMSNorm (+ residual add), decode attention, KV growth and the
-// expert mix composed from their ops), and v1 on the original kernels (v0,
+// expert mix composed from their ops), and v1 with every WebGPU flag off (v0,
 // bench/kernels/webgpu-versions.mjs: host-side savings and the decode reshape of heads stay on
 // there). Versions
 // alternate in one process so the machine's load falls on all alike. Reports tokens/s (median wall time) and process CPU ms per token.
@@ -48,14 +48,14 @@ for (let i = 0; i < runs + 1; i++) {
     outs[v] = JSON.stringify(res.map((s) => [s.tokens, s.logProbs]));
   }
   if (outs.v1 !== outs.v2) throw new Error('v1 and v2 generations differ');
-  if (outs.v0 !== outs.v2) console.log('(note: v0, the original kernels, gives different bits; expected only where its kernels round differently)');
+  if (outs.v0 !== outs.v2) console.log('(note: v0, every WebGPU flag off, gives different bits; expected only where its kernels round differently)');
 }
 set('v2');
 const n = B * newTokens;
 console.log(`## moe-small generation on ${deviceInfo().adapter}, ${B}×${newTokens} tokens, median of ${runs} (machine shared with other jobs)\n`);
 console.log('| version | ms / generate | tokens/s | CPU ms / token | submits / generate |');
 console.log('|---|---|---|---|---|');
-const label = { v0: 'v0: original kernels (issue start), engine v1', v1: 'v1: current kernels, engine v1', v2: 'v2: current kernels, engine v2' };
+const label = { v0: 'v0: v1 kernels, engine v1', v1: 'v1: current kernels, engine v1', v2: 'v2: current kernels, engine v2' };
 for (const v of names) {
   const ms = median(wall[v]);
   console.log(`| ${label[v]} | ${ms.toFixed(0)} | ${(n / (ms / 1000)).toFixed(0)} | ${(median(cpu[v]) / n).toFixed(2)} | ${median(submits[v])} |`);

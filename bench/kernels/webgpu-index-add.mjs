@@ -1,10 +1,11 @@
 // indexAdd on the WebGPU backend, v1 (scan every source position per output element) against
-// v2 (CSR list per row; src/tensor/webgpu/kernels/indexing.ts), in the same process, on the
+// v2 (CSR list per row; src/tensor/webgpu/kernels/indexing/current.ts), in the same process, on the
 // shapes the MoE stack produces. Needs a build first:
 // `npx tsc -p tsconfig.build.json && node bench/kernels/webgpu-index-add.mjs`.
 // Prints a markdown table of median ms over 7 runs after 2 warm-ups, each run waiting for the GPU.
 import { initWebGpu, webgpuBackend } from '../../dist/index.js';
-import { indexAdd, indexAddV1 } from '../../dist/tensor/webgpu/kernels/indexing.js';
+import { indexAddV2 as indexAdd } from '../../dist/tensor/webgpu/kernels/indexing/current.js';
+import { indexAddV1 } from '../../dist/tensor/webgpu/kernels/indexing/reference.js';
 import { median } from '../util.mjs';
 
 try {

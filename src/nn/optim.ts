@@ -11,7 +11,7 @@
  *   p ← p − lr·wd·p                                  (decoupled weight decay)
  *   p ← p − lr·m̂ / (√v̂ + eps)
  * computed as torch does: p·(1 − lr·wd), then p − (lr/(1 − β1^t))·m / (√v/√(1 − β2^t) + eps).
- * Where the backend offers an adamw routine (the CPU: one fused loop, src/tensor/cpu/optim.ts;
+ * Where the backend offers an adamw routine (the CPU: one fused loop, src/tensor/cpu/kernels/adamw/;
  * WebGPU: one kernel, src/tensor/webgpu/kernels/optim.ts) the update is one call, bit-identical
  * to the composed tensor ops of adamwUpdateComposed, which every other case runs.
  * A parameter whose .grad is null is skipped entirely (no decay, no state change), and, as in

@@ -151,7 +151,7 @@ export function topkRef(x: readonly number[], shape: Shape, dim: number, k: numb
 /**
  * torch.matmul reference (1-D promotion, broadcast batch dims) with a naive triple loop, summing
  * p = 0..k−1 from 0 in float64 (what f64 CPU matmuls compute), or with accumulate = 'f32'
- * rounding every product and sum to f32 (what f32 CPU matmuls compute, see kernels/matmul.ts).
+ * rounding every product and sum to f32 (what f32 CPU matmuls compute, see src/tensor/cpu/kernels/matmul/index.ts).
  */
 export function matmulRef(
   a: readonly number[], aShape: Shape, b: readonly number[], bShape: Shape, accumulate: 'f64' | 'f32' = 'f64',

@@ -1,7 +1,7 @@
 /**
- * The fused CPU AdamW kernels (v2: the JavaScript loop in src/tensor/cpu/optim.ts; v3: the
- * WebAssembly SIMD one in optim-wasm.ts, which f32 parameters take) against the composed
- * tensor-op update they replaced (adamwUpdateComposed, v1, kept as the reference), and v3
+ * The fused CPU AdamW kernels (v2: the JavaScript loop in src/tensor/cpu/kernels/adamw/js.ts;
+ * v3: the WebAssembly SIMD one in adamw/wasm.ts, which f32 parameters take) against the composed
+ * tensor-op update (adamwUpdateComposed, v1, the reference and fallback), and v3
  * against v2 directly across block edges: over several steps on drawn values,
  * gradients (including tiny and zero ones, where √v + eps and the f32 roundings matter) and
  * hyperparameters, with and without weight decay, in f32 and f64, the parameter and both moments
@@ -13,8 +13,8 @@ import { describe, expect, it, vi } from 'vitest';
 import { cpuBackend, getFlag, noGrad, tensor, tidy, withFlags, type Tensor } from '../../src/index.js';
 import { AdamW, adamwUpdate, adamwUpdateComposed } from '../../src/nn/optim.js';
 import { expectBitwise } from '../helpers/reduce.js';
-import { adamwInto } from '../../src/tensor/cpu/optim.js';
-import { adamwWasmInto, wasmAdamWStatus } from '../../src/tensor/cpu/optim-wasm.js';
+import { adamwInto } from '../../src/tensor/cpu/kernels/adamw/js.js';
+import { adamwWasmInto, wasmAdamWStatus } from '../../src/tensor/cpu/kernels/adamw/wasm.js';
 
 const valueArb = fc.oneof(
   fc.double({ min: -4, max: 4, noNaN: true }),

@@ -23,14 +23,15 @@ import type { AdamWScalars, Backend, BinaryOp, CompareOp, MatmulParams, ReduceOp
 import { arrayFor, type DType, dtypeOfArray, type TypedArray } from '../dtype.js';
 import { DeviceError } from '../errors.js';
 import { sizeOf } from '../shape.js';
-import { BINARY_FN, COMPARE_FN, binaryInto, unaryInto, whereInto } from './elementwise.js';
-import { concatInto, expandInto, gatherInto, indexAddInto, indexSelectInto, permuteInto, scatterAddInto, sliceInto } from './indexing.js';
-import { cpuMatmulImpl, matmulInto, type FloatArray } from './kernels/matmul.js';
+import { binaryInto, unaryInto, whereInto } from './kernels/elementwise/current.js';
+import { BINARY_FN, COMPARE_FN } from './kernels/elementwise/ops.js';
+import { concatInto, expandInto, gatherInto, indexAddInto, indexSelectInto, permuteInto, scatterAddInto, sliceInto } from './kernels/indexing/current.js';
+import { cpuMatmulImpl, matmulInto, type FloatArray } from './kernels/matmul/index.js';
 import { siluGradInto, siluWithSigmoidInto } from './fused.js';
-import { adamwInto } from './optim.js';
-import { adamwWasmInto } from './optim-wasm.js';
+import { adamwInto } from './kernels/adamw/js.js';
+import { adamwWasmInto } from './kernels/adamw/wasm.js';
 import { ArrayPool } from './pool.js';
-import { argmaxInto, logsumexpInto, reduceInto, softmaxInto, topkInto } from './reduce.js';
+import { argmaxInto, logsumexpInto, reduceInto, softmaxInto, topkInto } from './kernels/reduce/current.js';
 
 /** Live storages per ArrayBuffer (aliases share one), so a buffer is recycled only when unreferenced. */
 const bufferRefs = new WeakMap<ArrayBufferLike, number>();
@@ -256,8 +257,8 @@ export class CpuBackend implements Backend {
 
   /**
    * One fused AdamW update: the new parameter, first and second moment as fresh storages. f32
-   * runs on WebAssembly SIMD (optim-wasm.ts) where available, otherwise (and for f64) the
-   * JavaScript loop (optim.ts); both bit-identical.
+   * runs on WebAssembly SIMD (kernels/adamw/wasm.ts) where available, otherwise (and for f64) the
+   * JavaScript loop (kernels/adamw/js.ts); both bit-identical.
    */
   private adamw(p: Storage, g: Storage, m: Storage, v: Storage, scalars: AdamWScalars): [Storage, Storage, Storage] {
     const [sp, pa] = this.allocOverwritten(p.dtype, p.size);

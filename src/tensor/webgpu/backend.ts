@@ -21,9 +21,9 @@ import type { GpuDeviceInfo } from './device.js';
 import { BufferPool } from './pool.js';
 import type { GpuContext, KernelCall } from './context.js';
 import { WebGpuStorage } from './storage.js';
-import * as EW from './kernels/elementwise.js';
+import * as EW from './kernels/elementwise/index.js';
 import * as RD from './kernels/reduce.js';
-import * as IX from './kernels/indexing.js';
+import * as IX from './kernels/indexing/index.js';
 import * as MM from './kernels/matmul.js';
 import { webgpuRoutines } from './routines.js';
 

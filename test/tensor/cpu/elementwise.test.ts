@@ -1,6 +1,6 @@
 /**
- * The specialised CPU elementwise and copy kernels (src/tensor/cpu/elementwise.ts, indexing.ts)
- * against the first versions kept as references (elementwise-v1.ts): every binary op, every
+ * The CPU elementwise and copy kernels (src/tensor/cpu/kernels/elementwise/current.ts,
+ * indexing/current.ts) against the reference (elementwise/reference.ts): every binary op, every
  * comparison, i32 multiplication, where() and every unary op, over broadcast shape pairs of
  * rank 0–5 with dims up to 5 (so coalescing meets size-1 dims, stretched dims and contiguous
  * runs in every arrangement), in f32, f64 and i32, with NaN, ±0 and ±Inf among the values:
@@ -9,9 +9,10 @@
 import fc from 'fast-check';
 import { describe, it } from 'vitest';
 import { BINARY_OPS, COMPARE_OPS, UNARY_OPS } from '../../../src/tensor/backend.js';
-import { BINARY_FN, COMPARE_FN, binaryInto, unaryInto, whereInto } from '../../../src/tensor/cpu/elementwise.js';
-import { binaryIntoV1, unaryIntoV1, whereIntoV1 } from '../../../src/tensor/cpu/elementwise-v1.js';
-import { expandInto, permuteInto } from '../../../src/tensor/cpu/indexing.js';
+import { binaryInto, unaryInto, whereInto } from '../../../src/tensor/cpu/kernels/elementwise/current.js';
+import { BINARY_FN, COMPARE_FN } from '../../../src/tensor/cpu/kernels/elementwise/ops.js';
+import { binaryIntoV1, unaryIntoV1, whereIntoV1 } from '../../../src/tensor/cpu/kernels/elementwise/reference.js';
+import { expandInto, permuteInto } from '../../../src/tensor/cpu/kernels/indexing/current.js';
 import { broadcastShapes, broadcastStrides, stridesOf } from '../../../src/tensor/shape.js';
 import { expectBitwise } from '../../helpers/reduce.js';
 
@@ -138,7 +139,7 @@ describe('CPU elementwise kernels vs v1 (bit for bit)', () => {
   });
 });
 
-// relu on f32 and the comparisons take branch-free paths (issue 7) that work on bit patterns
+// relu on f32 and the comparisons take branch-free paths that work on bit patterns
 // or on `+(x > y)`; these run them over every class of f32 bit pattern (denormals, the largest
 // finite, ±inf, quiet and signalling NaNs of both signs, ±0) and random bits.
 describe('branch-free relu and comparisons vs v1 on edge bit patterns', () => {

@@ -1,6 +1,6 @@
 /**
- * indexAdd v2 (CSR list, src/tensor/webgpu/kernels/indexing.ts) against v1 (the scan of every
- * source position per output element), called on the backend directly. v2 promises the same
+ * indexAdd v2 (CSR list, src/tensor/webgpu/kernels/indexing/current.ts) against v1 (reference.ts:
+ * the scan of every source position per output element), called on the backend directly. v2 promises the same
  * additions in the same order, so the two must agree bit for bit: f32 and i32, outer > 1, both
  * ways of building the list (m ≤ n by position, m > n by row), out-of-range indices (skipped),
  * rows nobody hits, rows of 4k columns (the vec4 accumulation), and every loop split into several dispatches (a tiny budget stands in for
@@ -8,7 +8,8 @@
  */
 import fc from 'fast-check';
 import { expect, it } from 'vitest';
-import { indexAdd, indexAddV1 } from '../../../src/tensor/webgpu/kernels/indexing.js';
+import { indexAddV2 as indexAdd } from '../../../src/tensor/webgpu/kernels/indexing/current.js';
+import { indexAddV1 } from '../../../src/tensor/webgpu/kernels/indexing/reference.js';
 import type { WebGpuStorage } from '../../../src/tensor/webgpu/index.js';
 import { describeGpu, gpu } from './gpu.js';
 

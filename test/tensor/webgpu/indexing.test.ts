@@ -1,5 +1,5 @@
 /**
- * WebGPU indexing kernels (src/tensor/webgpu/kernels/indexing.ts) against the CPU backend,
+ * WebGPU indexing kernels (src/tensor/webgpu/kernels/indexing/) against the CPU backend,
  * through the public API: slice, cat/stack, gather, scatterAdd, embedding (indexSelect) and the
  * shape ops (reshape/transpose/permute/expand), forward and backward, f32 and i32 data.
  *

@@ -282,7 +282,7 @@ export class FunctionBuilder {
   f32Mul(): this { return this.op(0x94); }
   f32x4Add(): this { return this.simd(0xe4); }
   f32x4Mul(): this { return this.simd(0xe6); }
-  // (used by the AdamW kernel, ../optim-wasm.ts)
+  // (used by the AdamW kernel, ../kernels/adamw/wasm.ts)
   f32x4Sub(): this { return this.simd(0xe5); }
   f32x4Div(): this { return this.simd(0xe7); }
   f32x4Sqrt(): this { return this.simd(0xe3); }

@@ -1,13 +1,13 @@
 /**
  * Emits the WebAssembly SIMD f32 matrix-multiply module used by the CPU backend
- * (src/tensor/cpu/kernels/matmul-wasm.ts runs it). It exists because V8's JavaScript tops out
+ * (src/tensor/cpu/kernels/matmul/wasm.ts runs it). It exists because V8's JavaScript tops out
  * near 6 GFLOP/s on this machine type (scalar float64), while 128-bit SIMD with one multiply
- * and one add per lane reaches several times that per core (issue 7).
+ * and one add per lane reaches several times that per core.
  *
  * Numerics, the part that must not drift. Each output element is an f32 that starts at +0 and
  * receives, for p = 0, 1, ..., k-1 in that order, `acc = f32(acc + f32(a_ip * b_pj))`: an
  * f32x4.mul then an f32x4.add, each rounded once (no FMA, no relaxed SIMD, no reassociation).
- * That is exactly `matmulNaiveF32` in kernels/matmul.ts. Every code path below keeps it:
+ * That is exactly `matmulNaiveF32` in kernels/matmul/reference.ts. Every code path below keeps it:
  *  - SIMD lanes are output columns, so a lane never mixes with another lane;
  *  - k is cut into chunks of kc only in order; between chunks the running sums wait in the
  *    output array itself as f32, which is exactly what the accumulator held;

@@ -3,7 +3,7 @@
  * there are no promises here: the calling thread posts a call (an exported function's i32
  * arguments) to idle workers through a shared Int32Array and wakes them with Atomics.notify;
  * the kernel itself shares out the work (units claimed with atomic counters in the shared
- * WebAssembly.Memory, see kernels/matmul-wasm.ts), so the caller never depends on a worker
+ * WebAssembly.Memory, see kernels/matmul/wasm.ts), so the caller never depends on a worker
  * having started. Workers share that memory with the caller, so operands are never copied
  * between threads. Node allows Atomics.wait on the main thread, which waitIdle uses.
  *

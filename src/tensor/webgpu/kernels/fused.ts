@@ -39,7 +39,7 @@
  * weightedRows: the MoE output mix Σ_j rows[t, j, :] · w[t, j] (composed: mul, then sum over j,
  * which kernels/reduce.ts accumulates in f32 from 0 in index order): 2 dispatches become 1.
  *
- * siluMul: SwiGLU's silu(g)·u with elementwise.ts's silu expression (x · sigm(x), the same
+ * siluMul: SwiGLU's silu(g)·u with elementwise/ops.ts's silu expression (x · sigm(x), the same
  * branch-stable sigmoid), the product rounded before the second multiply: 2 dispatches become 1.
  *
  * chosenExperts: the MoE block for decode-sized batches. The 'dense' dispatch runs every expert

@@ -25,7 +25,7 @@ import type { GpuContext } from '../context.js';
 import { Params } from '../params.js';
 import type { WebGpuStorage } from '../storage.js';
 import { groupsFor, main1d } from './common.js';
-import { fill as fillNew } from './elementwise.js';
+import { fill as fillNew } from './elementwise/index.js';
 
 const BUDGET = 32768;
 

@@ -27,7 +27,7 @@
  * one vector take neighbouring tiles along the contiguous dimension of the operand whose
  * addresses differ between them (for Aᵀ·Bᵀ that is A, along m). Where one operand's loads are one
  * per tile row (or column), they are interleaved with that row's updates rather than all issued
- * first, which keeps fewer loaded values live (A·Bᵀ went from 24 to 32 GFLOP/s with it).
+ * first, which keeps fewer loaded values live (A·Bᵀ: 32 GFLOP/s with it, 24 without).
  * Measured on this machine's llvmpipe (2 vCPUs shared with other jobs, so ±20%; 1024³ and
  * 1000³, median of 5–7): aligned A·B 30–33 GFLOP/s, Aᵀ·B 35–38, A·Bᵀ 32–33, Aᵀ·Bᵀ 30–32; the
  * scalar path (1023³) 24–25 in every layout. 8×16, 16×32 and 32×16 tiles were slower or no

@@ -11,7 +11,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { sameBits } from '../../../helpers/bits.js';
 import { matmulT, tensor, type Tensor } from '../../../../src/index.js';
-import { matmulNaive, matmulNaiveF32 } from '../../../../src/tensor/cpu/kernels/matmul.js';
+import { matmulNaive, matmulNaiveF32 } from '../../../../src/tensor/cpu/kernels/matmul/reference.js';
 
 function values(n: number, seed: number): number[] {
   let s = seed >>> 0 || 1;

@@ -1,5 +1,5 @@
 /**
- * The WebAssembly SIMD f32 matmul (v3, kernels/matmul-wasm.ts, emitted by wasm/gemm-f32.ts)
+ * The WebAssembly SIMD f32 matmul (kernels/matmul/wasm.ts, emitted by wasm/gemm-f32.ts)
  * against the exact f32 reference matmulNaiveF32 (sequential k, every product and sum rounded
  * to f32), bit for bit: random shapes around the 5 x 8 register tile and across the kc / mc
  * / nc cache blocks, k = 0, m = 1, offsets, all four transpose layouts, on one thread and
@@ -16,14 +16,16 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fillBinades as fill, sameBits } from '../../../helpers/bits.js';
-import { cpuMatmulImpl, matmulInto, matmulJs, matmulNaiveF32 } from '../../../../src/tensor/cpu/kernels/matmul.js';
+import { cpuMatmulImpl, matmulInto } from '../../../../src/tensor/cpu/kernels/matmul/index.js';
+import { matmulJs } from '../../../../src/tensor/cpu/kernels/matmul/js.js';
+import { matmulNaiveF32 } from '../../../../src/tensor/cpu/kernels/matmul/reference.js';
 import {
   configureWasmMatmul,
   matmulWasmF32,
   releaseWasmMatmul,
   startWasmMatmulWorkers,
   wasmMatmulStatus,
-} from '../../../../src/tensor/cpu/kernels/matmul-wasm.js';
+} from '../../../../src/tensor/cpu/kernels/matmul/wasm.js';
 
 function expectSame(got: Float32Array, want: Float32Array, what: unknown): void {
   if (!sameBits(got, want)) {
@@ -224,7 +226,7 @@ describe('WebAssembly SIMD f32 matmul (v3)', () => {
 
   it('lets a process exit on its own after using worker threads (they are unref()ed)', () => {
     // Like the CLI tests, this runs the build (npm test builds first).
-    const dist = resolve(dirname(fileURLToPath(import.meta.url)), '../../../../dist/tensor/cpu/kernels/matmul-wasm.js');
+    const dist = resolve(dirname(fileURLToPath(import.meta.url)), '../../../../dist/tensor/cpu/kernels/matmul/wasm.js');
     const script = `
       import { configureWasmMatmul, startWasmMatmulWorkers, matmulWasmF32 } from ${JSON.stringify(pathToFileURL(dist).href)};
       configureWasmMatmul({ threads: 2, parallelMinMacs: 0 });

@@ -1,8 +1,8 @@
 /**
- * The CPU matmul kernels and their two references (kernels/matmul.ts):
+ * The CPU matmul kernels and their two references (kernels/matmul/):
  *  - v1 references: matmulNaive accumulates in float64 (one rounding at the store) and is what
  *    f64 and mixed f32/f64 products compute; matmulNaiveF32 rounds every product and every sum
- *    to f32, and is what f32 products compute since the WebAssembly SIMD kernel (issue 7).
+ *    to f32, and is what f32 products compute (the WebAssembly SIMD kernel's rule).
  *  - v2, matmulJs (the JS 3 x 4 register tile): with f64 accumulation it must equal
  *    matmulNaive bit for bit for every size, offset, transpose and array type; with f32
  *    accumulation (its role as the fallback of the WebAssembly kernel) it must equal
@@ -15,12 +15,14 @@
  * checked for batch invariance (a row computed alone equals that row inside any batch).
  * Comparisons are on the bytes of the whole output array, so writes outside the m*n block are
  * caught too. The WebAssembly kernel's own properties (threads, blocks) are in
- * matmul-wasm.test.ts.
+ * matmul-wasm.test.ts (kernels/matmul/wasm.ts).
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { fillBinades as fill, sameBits } from '../../../helpers/bits.js';
-import { type FloatArray, matmulInto, matmulJs, matmulNaive, matmulNaiveF32 } from '../../../../src/tensor/cpu/kernels/matmul.js';
+import { type FloatArray, matmulInto } from '../../../../src/tensor/cpu/kernels/matmul/index.js';
+import { matmulJs } from '../../../../src/tensor/cpu/kernels/matmul/js.js';
+import { matmulNaive, matmulNaiveF32 } from '../../../../src/tensor/cpu/kernels/matmul/reference.js';
 
 type Ctor = Float32ArrayConstructor | Float64ArrayConstructor;
 const CTORS: Record<'f32' | 'f64', Ctor> = { f32: Float32Array, f64: Float64Array };

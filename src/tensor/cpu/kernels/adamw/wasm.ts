@@ -1,7 +1,7 @@
 /**
- * The f32 AdamW update on WebAssembly SIMD (v3; v2 is the JavaScript loop in optim.ts, v1 the
+ * The f32 AdamW update on WebAssembly SIMD (v3; v2 is the JavaScript loop in js.ts, v1 the
  * composed tensor ops in src/nn/optim.ts). Why: the JavaScript loop can only do f32 arithmetic
- * as float64 followed by Math.fround, one lane at a time, and was still a tenth of a moe-small
+ * as float64 followed by Math.fround, one lane at a time, and takes a tenth of a moe-small
  * training step; f32x4 does four lanes per instruction, natively in f32.
  *
  * Bit-identical to v2 (and so to v1): every f32x4 add, sub, mul, div and sqrt is the IEEE
@@ -16,10 +16,10 @@
  * p, m, v out, with TypedArray.set): the caller's arrays are never written in place (see
  * backend.ts: arrays are immutable once written).
  */
-import { FunctionBuilder, I32, ModuleBuilder, V128 } from './wasm/assembler.js';
-import { wasmApi } from './wasm/runtime.js';
-import type { AdamWScalars } from '../backend.js';
-import { adamwInto } from './optim.js';
+import { FunctionBuilder, I32, ModuleBuilder, V128 } from '../../wasm/assembler.js';
+import { wasmApi } from '../../wasm/runtime.js';
+import type { AdamWScalars } from '../../../backend.js';
+import { adamwInto } from './js.js';
 
 /** Elements per block: 4 arrays × 64 KiB, resident in L2 while the block runs. */
 const BLOCK = 16384;

@@ -1,8 +1,9 @@
 /**
- * The AdamW update as one CPU loop. Composed from tensor ops (src/nn/optim.ts, kept there as
- * the reference "v1"), a step runs 14 elementwise passes over every parameter and allocates 14
- * parameter-sized arrays; moe-small has 6.3 M parameters, so that was a third of a training
- * step. This kernel reads p, g, m, v once and writes the new p, m, v once.
+ * The AdamW update as one CPU loop (f64 parameters, and f32 where WebAssembly SIMD cannot run;
+ * wasm.ts runs f32 otherwise). Composed from tensor ops (src/nn/optim.ts adamwUpdateComposed,
+ * the reference and the fallback), a step runs 14 elementwise passes over every parameter and
+ * allocates 14 parameter-sized arrays; moe-small has 6.3 M parameters, so that is a third of a
+ * training step. This kernel reads p, g, m, v once and writes the new p, m, v once.
  *
  * It is bit-identical to the composed ops, on purpose: each composed op is one IEEE operation
  * on f32 operands rounded to f32 (its result is stored in a Float32Array), and a scalar operand
@@ -12,8 +13,8 @@
  * rounded f32 result (53 ≥ 2·24 + 2), so the two agree bit for bit; test/nn/optim-fused.test.ts
  * checks it against the composed reference.
  */
-import type { AdamWScalars } from '../backend.js';
-import type { TypedArray } from '../dtype.js';
+import type { AdamWScalars } from '../../../backend.js';
+import type { TypedArray } from '../../../dtype.js';
 
 const ident = (x: number) => x;
 

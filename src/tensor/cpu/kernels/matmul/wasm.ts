@@ -1,10 +1,10 @@
 /**
- * The f32 CPU matmul on WebAssembly SIMD (v3 of the CPU matmul; v1 is the naive reference and
- * v2 the JS register-tiled kernel, both in matmul.ts). It owns the generated module
- * (../wasm/gemm-f32.ts), one WebAssembly.Memory that operands are copied into, and the worker
- * threads (../workers/pool.ts) that share that memory. matmul.ts decides when to call it.
+ * The f32 CPU matmul on WebAssembly SIMD (the "wasm" version; reference.ts holds the naive
+ * loops, js.ts the JS register-tiled kernel). It owns the generated module
+ * (../../wasm/gemm-f32.ts), one WebAssembly.Memory that operands are copied into, and the worker
+ * threads (../../workers/pool.ts) that share that memory. index.ts decides when to call it.
  *
- * Why it exists: issue 7 asks for >= 40 GFLOP/s at 1024^3 on two cores; scalar JS stops near
+ * Why it exists: the target is >= 40 GFLOP/s at 1024^3 on two cores; scalar JS stops near
  * 6. Numerics are f32 accumulation in the fixed order p = 0..k-1 (see gemm-f32.ts), bitwise
  * equal to matmulNaiveF32 whatever the thread count, split, blocking or edge handling, so the
  * result never depends on which path or how many threads ran it.
@@ -23,13 +23,61 @@
  * (MLP step 9.7 ms on one thread vs 11.8 ms on two at load average 6-7 on 2 cores; 1024^3
  * about equal); STABLERL_CPU_THREADS=1 or configureWasmMatmul({ threads: 1 }) is then the
  * better setting. On a quieter machine two threads ran 1024^3 at 94-100 GFLOP/s against 50.
+ *
+ * This kernel (with ../../wasm/gemm-f32.ts) against js.ts, from bench/kernels/matmul-kernel.mjs:
+ * the versions interleaved in one process, median of 9 samples, f32 operands, same machine type,
+ * node v20.20.2. The machine was heavily loaded by other jobs (load average 8.5-10.5 on 2
+ * cores), so the second thread had no free core and absolute figures are about half of what
+ * an idle machine gives; the ratios are what this run can vouch for. GFLOP/s:
+ *
+ *   m = k = n   layout   js.ts     wasm 1 thread wasm 2 threads
+ *   256         A.B        5.6       48.6          50.1
+ *   512         A.B        3.8       46.4          33.3
+ *   1024        A.B        5.8       49.3          49.0
+ *   1024        At.B       2.6       22.8          22.4
+ *   1024        A.Bt       2.7       22.5          22.1
+ *   1024        At.Bt      2.2       19.5          22.0
+ *
+ * In quieter moments (load average about 4) the same kernel ran 1024^3 at 50-52 GFLOP/s on
+ * one thread in every layout; the micro-kernel alone reaches about 50 GFLOP/s per core (16 flop/cycle
+ * peak for 128-bit mul + add on two pipes each). Small and thin shapes, microseconds per
+ * call (median; js = js.ts with f64 accumulation; now = matmulInto), same loaded run:
+ *
+ *   m x k x n          layout   js       now     (25-sample rerun of the 1 x 64 x 64 rows:
+ *   1 x 64 x 64        A.B      2.85     1.85     js 2.3, now 1.3-1.4 (A.B) / 1.7 (A.Bt))
+ *   8 x 64 x 64        A.Bt     20.0     7.51
+ *   256 x 64 x 256     A.Bt     1579     178
+ *   2048 x 64 x 128    A.B      14144    1862
+ *   1 x 1024 x 1024    A.B      686      454
+ *   1 x 1024 x 1024    A.Bt     1200     894     (25-sample rerun: 600 vs 426)
+ *   8 x 1024 x 1024    A.B      8390     3174
+ *   256 x 512 x 512    A.Bt     43559    6958
+ *   256 x 512 x 10     A.Bt     719      128
+ *
+ * js.ts in f32 mode (the fallback) runs about 2.2x slower than in f64 mode.
+ *
+ * The transposed layouts are not slower. The At.B / A.Bt / At.Bt rows of the 1024 table
+ * above (about 2x below A.B) were wall-clock samples taken while other jobs held the cores.
+ * Timed by process CPU time (bench/kernels/matmul-kernel.mjs, last table; this kernel on 1 thread,
+ * median of 9, load average 2.7-4.6 on 2 cores), every layout runs at the same speed, since
+ * packing makes the micro-kernel's input identical and costs O(k(m+n)) against O(mkn):
+ *
+ *   m x k x n            A.B     At.B    A.Bt    At.Bt    (GFLOP/s by CPU time)
+ *   1024 x 1024 x 1024   51.7    51.3    51.7    51.7
+ *   512 x 256 x 512      54.1    53.8    54.0    53.8     (the MLP's dW1 = X^T.dY shape)
+ *   256 x 512 x 512      53.1    52.5    53.5    53.1     (the MLP's forward / dX shape)
+ *
+ * and the wall-clock table of the same run gave 49.4 / 49.9 / 50.5 / 50.5 at 1024 on one
+ * thread. The MLP step's time outside the matmul is in elementwise code (see
+ * ../elementwise/current.ts: branch-free relu and comparisons, large f32 arithmetic in
+ * WebAssembly).
  */
 import os from 'node:os';
-import { emitGemmModule, type GemmConfig, JOB, JOB_BYTES } from '../wasm/gemm-f32.js';
-import { type WasmMemory, type WasmModule, wasmApi } from '../wasm/runtime.js';
-import { WasmWorkerPool } from '../workers/pool.js';
+import { emitGemmModule, type GemmConfig, JOB, JOB_BYTES } from '../../wasm/gemm-f32.js';
+import { type WasmMemory, type WasmModule, wasmApi } from '../../wasm/runtime.js';
+import { WasmWorkerPool } from '../../workers/pool.js';
 
-/** The register tile (see the measurements in matmul.ts's header). */
+/** The register tile (see the measurements in js.ts's header). */
 export const GEMM_TILE: GemmConfig = { mr: 5, nr: 8 };
 
 /**

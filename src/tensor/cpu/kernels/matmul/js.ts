@@ -1,43 +1,10 @@
 /**
- * CPU matmul: the one place the CPU backend multiplies matrices (matmulInto), the kernel
- * versions behind it, and the two naive triple loops they must agree with bit for bit.
+ * The CPU matmul in JavaScript (the "js" version of index.ts): a register-tiled kernel with
+ * float64 or f32 accumulation. It runs every f64 and mixed f32/f64 product, and f32 products
+ * where WebAssembly SIMD cannot run (wasm.ts runs them otherwise); bitwise equal to
+ * reference.ts's loops under the contract in index.ts.
  *
- * Contract (every function here and in matmul-wasm.ts):
- *   out[outOff + i*n + j] = sum_p opA(i,p) * opB(p,j)          for i < m, j < n, p < k
- *   opA(i,p) = transA ? a[aOff + p*m + i] : a[aOff + i*k + p]   (A stored [k,m] when transA, else [m,k])
- *   opB(p,j) = transB ? b[bOff + j*k + p] : b[bOff + p*n + j]   (B stored [n,k] when transB, else [k,n])
- * The m*n output block is overwritten, never accumulated into. k = 0 writes zeros; m = 0 or
- * n = 0 writes nothing. `out` must not overlap `a` or `b`. Arrays may be Float32Array or
- * Float64Array (normally all three the same type; mixing is allowed).
- *
- * Versions, kept side by side (as llm.c keeps its dev/cuda kernels):
- *   v1 matmulNaive / matmulNaiveF32   the references (f64 / f32 accumulation)
- *   v2 matmulJs                       JS, 3 x 4 register tile, f64 or f32 accumulation
- *   v3 matmulWasmF32 (matmul-wasm.ts) WebAssembly SIMD, 5 x 8 f32x4 tile, worker threads
- * matmulInto runs v3 for three Float32Arrays (v2 in f32 mode if WebAssembly cannot run; the
- * bits are the same), and v2 in f64 mode for anything else. cpuMatmulImpl() says which.
- *
- * Numerics: two rules, both with a fixed order. Every output element starts at +0 and gets
- * opA(i,p)*opB(p,j) added for p = 0, 1, ..., k-1 in that order, with no reassociation and no
- * fused multiply-add.
- *  - f64 and mixed operands (matmulNaive): the sum is a float64, rounded once when stored.
- *  - f32 operands (matmulNaiveF32): the sum is an f32; each product is rounded to f32 and
- *    each addition is rounded to f32, as f32x4.mul then f32x4.add do in WebAssembly SIMD.
- *    This is how the SIMD kernel reaches 4 lanes per instruction (f64x2 would halve that and
- *    need conversions), and it is what f32 GPU matmuls do; the error bound becomes the usual
- *    f32 one, |error| <= ~k * 2^-24 * sum_p |a_ip * b_pj|, instead of ~2^-24 * |result|.
- * Where a result is NaN, only its NaN-ness is specified: WebAssembly on x86 makes 0*inf a
- * negative NaN and V8's JS a positive one. Every other value, +-inf included, is exact.
- * Every kernel keeps its rule's order exactly (k-chunks keep their running sums exactly:
- * float64 scratch for v2 f64, the f32 output itself for v3; edge tiles pad with zeros that
- * never reach a live accumulator; threads split rows or columns, never k), so:
- *  - each is bitwise equal to its reference, which the tests check property by property;
- *  - each is batch invariant: row i of the result depends only on row i of A and on B, not
- *    on m, on which tile, cache block or thread the row lands in, or on edge handling.
- *    Running one sequence alone or inside a batch gives the same bits, which on-policy RL
- *    needs to keep sampler and learner log-probabilities identical.
- *
- * How v2 is fast. Both operands are packed into contiguous panels (A in MR-row panels, B in
+ * How it is fast. Both operands are packed into contiguous panels (A in MR-row panels, B in
  * NR-column panels, both p-major, padding lanes zero) so the micro-kernel reads two
  * sequential streams whatever the transposes are; transposed layouts cost only the
  * O(k*(m+n)) packing. The micro-kernel holds an MR x NR = 3 x 4 tile of float64 accumulators
@@ -57,7 +24,7 @@
  * micro-kernels are written out per scratch type and accumulation so each stays
  * monomorphic in V8.
  *
- * v2 measured with bench/kernels/matmul-kernel.mjs on an idle machine (AMD EPYC, 2 vCPUs,
+ * Measured with bench/kernels/matmul-kernel.mjs on an idle machine (AMD EPYC, 2 vCPUs,
  * 1 thread used, node v20.20.2, f32 operands, f64 accumulation, median GFLOP/s = 2mnk/s of 7
  * runs after 2 warm-ups; the shared VM varies by about +-5%, and by up to 2x when other
  * processes load it):
@@ -70,62 +37,10 @@
  *   1 x 1024 x 1024  3.14   3.09   3.60   3.63   (direct path, no packing)
  *   8 x 1024 x 1024  4.18   4.19   3.61   3.62
  *
- * The same inner loop reached 6.2-6.4 at 1024 in every layout in an earlier, quieter run.
- * Splitting long k: 256 x 65536 x 256 (At.B, a weight-gradient shape) went from 3.4 to 5.4.
+ * On a quieter machine the same inner loop reaches 6.2-6.4 at 1024 in every layout.
+ * Splitting long k takes 256 x 65536 x 256 (At.B, a weight-gradient shape) from 3.4 to 5.4.
  *
- * v3 (matmul-wasm.ts, wasm/gemm-f32.ts) against v2, from bench/kernels/matmul-kernel.mjs: the
- * versions interleaved in one process, median of 9 samples, f32 operands, same machine type,
- * node v20.20.2. The machine was heavily loaded by other jobs (load average 8.5-10.5 on 2
- * cores), so the second thread had no free core and absolute figures are about half of what
- * an idle machine gives; the ratios are what this run can vouch for. GFLOP/s:
- *
- *   m = k = n   layout   v2 (JS)   v3 1 thread   v3 2 threads
- *   256         A.B        5.6       48.6          50.1
- *   512         A.B        3.8       46.4          33.3
- *   1024        A.B        5.8       49.3          49.0
- *   1024        At.B       2.6       22.8          22.4
- *   1024        A.Bt       2.7       22.5          22.1
- *   1024        At.Bt      2.2       19.5          22.0
- *
- * In quieter moments (load average about 4) the same kernel ran 1024^3 at 50-52 GFLOP/s on
- * one thread in every layout, and at 94-100 GFLOP/s on two (an earlier build that split the
- * rows statically); the micro-kernel alone reaches about 50 GFLOP/s per core (16 flop/cycle
- * peak for 128-bit mul + add on two pipes each). Small and thin shapes, microseconds per
- * call (median; old = v2 with f64 accumulation, what f32 products ran before; new =
- * matmulInto now), same loaded run:
- *
- *   m x k x n          layout   old      new     (25-sample rerun of the 1 x 64 x 64 rows:
- *   1 x 64 x 64        A.B      2.85     1.85     old 2.3, new 1.3-1.4 (A.B) / 1.7 (A.Bt))
- *   8 x 64 x 64        A.Bt     20.0     7.51
- *   256 x 64 x 256     A.Bt     1579     178
- *   2048 x 64 x 128    A.B      14144    1862
- *   1 x 1024 x 1024    A.B      686      454
- *   1 x 1024 x 1024    A.Bt     1200     894     (25-sample rerun: 600 vs 426)
- *   8 x 1024 x 1024    A.B      8390     3174
- *   256 x 512 x 512    A.Bt     43559    6958
- *   256 x 512 x 10     A.Bt     719      128
- *
- * v2 in f32 mode (the fallback) runs about 2.2x slower than v2 in f64 mode.
- *
- * The transposed layouts are not slower. The At.B / A.Bt / At.Bt rows of the 1024 table
- * above (about 2x below A.B) were wall-clock samples taken while other jobs held the cores.
- * Timed by process CPU time (bench/kernels/matmul-kernel.mjs, last table; v3 on 1 thread,
- * median of 9, load average 2.7-4.6 on 2 cores), every layout runs at the same speed, since
- * packing makes the micro-kernel's input identical and costs O(k(m+n)) against O(mkn):
- *
- *   m x k x n            A.B     At.B    A.Bt    At.Bt    (GFLOP/s by CPU time)
- *   1024 x 1024 x 1024   51.7    51.3    51.7    51.7
- *   512 x 256 x 512      54.1    53.8    54.0    53.8     (the MLP's dW1 = X^T.dY shape)
- *   256 x 512 x 512      53.1    52.5    53.5    53.1     (the MLP's forward / dX shape)
- *
- * and the wall-clock table of the same run gave 49.4 / 49.9 / 50.5 / 50.5 at 1024 on one
- * thread. So the kernel was left as it is; the MLP step's remaining time outside the matmul
- * was in elementwise code (see elementwise.ts: branch-free relu and comparisons, large f32
- * arithmetic in WebAssembly), which took the step from about 10.5 to 7.6 ms of CPU time.
  */
-
-import { matmulWasmF32, wasmMatmulStatus, GEMM_TILE } from './matmul-wasm.js';
-
 export type FloatArray = Float32Array | Float64Array;
 
 /** Register tile: MR rows of A by NR columns of B. */
@@ -158,85 +73,8 @@ let packB64 = new Float64Array(0);
 let partial = new Float64Array(0);
 const tile = new Float64Array(MR * NR);
 
-/** The obviously-correct triple loop with the same contract as matmulInto: the reference. */
-export function matmulNaive(
-  a: FloatArray, aOff: number, b: FloatArray, bOff: number,
-  out: FloatArray, outOff: number, m: number, k: number, n: number,
-  transA: boolean, transB: boolean,
-): void {
-  for (let i = 0; i < m; i++) {
-    for (let j = 0; j < n; j++) {
-      let s = 0;
-      for (let p = 0; p < k; p++) {
-        const x = transA ? a[aOff + p * m + i]! : a[aOff + i * k + p]!;
-        const y = transB ? b[bOff + j * k + p]! : b[bOff + p * n + j]!;
-        s += x * y;
-      }
-      out[outOff + i * n + j] = s;
-    }
-  }
-}
-
 /**
- * The CPU backend's matmul (contract in the file header). Three Float32Arrays: f32
- * accumulation, bitwise equal to matmulNaiveF32, on the WebAssembly SIMD kernel (v3,
- * matmul-wasm.ts) or, where that cannot run (no WebAssembly SIMD, or operands beyond 4 GiB),
- * on the JS kernel in f32 mode: the same bits, slower. Anything else (f64, or mixed
- * f32/f64): float64 accumulation on the JS kernel, bitwise equal to matmulNaive.
- */
-export function matmulInto(
-  a: FloatArray, aOff: number, b: FloatArray, bOff: number,
-  out: FloatArray, outOff: number, m: number, k: number, n: number,
-  transA: boolean, transB: boolean,
-): void {
-  if (m <= 0 || n <= 0) return;
-  if (k <= 0) {
-    out.fill(0, outOff, outOff + m * n);
-    return;
-  }
-  if (a instanceof Float32Array && b instanceof Float32Array && out instanceof Float32Array) {
-    if (!matmulWasmF32(a, aOff, b, bOff, out, outOff, m, k, n, transA, transB)) {
-      matmulJs(a, aOff, b, bOff, out, outOff, m, k, n, transA, transB, true);
-    }
-    return;
-  }
-  matmulJs(a, aOff, b, bOff, out, outOff, m, k, n, transA, transB, false);
-}
-
-/** Which kernel f32 matmuls run on, and why, for benchmarks and logs. */
-export function cpuMatmulImpl(): string {
-  const st = wasmMatmulStatus();
-  if (!st.available) return `js f32 (3x4 tile, 1 thread); ${st.reason}`;
-  const threads = st.threads > 1 ? `up to ${st.threads} threads` : '1 thread';
-  return `wasm-simd f32 (${GEMM_TILE.mr}x${GEMM_TILE.nr} tile, ${threads})${st.reason ? `; ${st.reason}` : ''}`;
-}
-
-/**
- * The f32 reference: the same triple loop, but the running sum is an f32 that every product
- * and every addition is rounded to (Math.fround), p = 0..k-1 from +0. This is what f32
- * matmuls compute on the CPU backend, whichever kernel runs; f64 matmuls compute matmulNaive.
- */
-export function matmulNaiveF32(
-  a: FloatArray, aOff: number, b: FloatArray, bOff: number,
-  out: FloatArray, outOff: number, m: number, k: number, n: number,
-  transA: boolean, transB: boolean,
-): void {
-  const f = Math.fround;
-  for (let i = 0; i < m; i++) {
-    for (let j = 0; j < n; j++) {
-      let s = 0;
-      for (let p = 0; p < k; p++) {
-        const x = f(transA ? a[aOff + p * m + i]! : a[aOff + i * k + p]!);
-        const y = f(transB ? b[bOff + j * k + p]! : b[bOff + p * n + j]!);
-        s = f(s + f(x * y));
-      }
-      out[outOff + i * n + j] = s;
-    }
-  }
-}
-
-/**
- * v2, the JS register-tiled kernel, with matmulInto's contract. accF32 = false (f64 and mixed
+ * The JS register-tiled kernel, with matmulInto's contract. accF32 = false (f64 and mixed
  * operands): float64 accumulation, bitwise equal to matmulNaive. accF32 = true (only for two
  * Float32Array inputs): every product and sum rounded to f32 (Math.fround), bitwise equal to
  * matmulNaiveF32 and to the WebAssembly kernel; this is the fallback when WebAssembly SIMD is

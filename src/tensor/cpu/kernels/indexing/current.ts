@@ -5,9 +5,9 @@
  * is an input element (or, for the adds, the same sums in the same order), so speed-ups here
  * never change a bit.
  */
-import type { TypedArray } from '../dtype.js';
-import { stridesOf } from '../shape.js';
-import { stridedWalk } from './elementwise.js';
+import type { TypedArray } from '../../../dtype.js';
+import { stridesOf } from '../../../shape.js';
+import { stridedWalk } from '../elementwise/current.js';
 
 export function permuteInto(x: TypedArray, out: TypedArray, shape: readonly number[], perm: readonly number[]): void {
   const st = stridesOf(shape);

@@ -3,25 +3,25 @@
  *
  * Why it looks like this: a training step of the MoE model runs hundreds of these, many on
  * broadcast operands (x·rsqrt(ms) with ms [..., 1], x·g with g [D], a [T, Tk] mask over
- * [B, H, T, Tk] scores), and the first version (elementwise-v1.ts, kept as the reference)
- * spent more time calling per-element table functions through a per-row callback than doing
- * arithmetic. Here every op has its own loop (so the JIT inlines the arithmetic), and the
+ * [B, H, T, Tk] scores), and the reference (reference.ts) spends more time calling per-element
+ * table functions through a per-row callback than doing arithmetic. Here every op has its own loop (so the JIT inlines the arithmetic), and the
  * operands' strides are first coalesced: size-1 dims dropped, adjacent dims that every operand
  * walks contiguously merged, so a broadcast is at most a few nested loops with constant inner
  * strides. Each output element is still the same single operation on the same two inputs, so
- * results are bit-identical to v1 (test/tensor/cpu/elementwise.test.ts). relu and the
- * comparisons also avoid data-dependent branches (issue 7: on random signs a mispredicted
- * branch per element made them 5x slower than an add). Large f32 add/sub/mul/div (bias adds,
- * SGD updates, gradient products) run in WebAssembly SIMD (kernels/matmul-wasm.ts,
- * elementwiseWasmF32): every non-NaN result has the same bits as v1, since one f32 rounding
+ * results are bit-identical to the reference (test/tensor/cpu/elementwise.test.ts). relu and the
+ * comparisons also avoid data-dependent branches (on random signs a mispredicted branch per
+ * element makes them 5x slower than an add). Large f32 add/sub/mul/div (bias adds,
+ * SGD updates, gradient products) run in WebAssembly SIMD (../matmul/wasm.ts,
+ * elementwiseWasmF32): every non-NaN result has the same bits as the reference, since one f32 rounding
  * of these four operations equals JS's f64 result rounded to f32; a NaN result is still NaN,
  * but its sign and payload are x86's, not necessarily V8's (the tests compare with Object.is,
  * which treats all NaNs alike, as the matmul contract does).
  */
-import type { BinaryOp, CompareOp, UnaryOp } from '../backend.js';
-import type { TypedArray } from '../dtype.js';
-import { elementwiseWasmF32, type WasmElementwiseOp } from './kernels/matmul-wasm.js';
-import { erf, gelu, geluTanh, roundBf16, roundFp8e4m3, sigmoid, softplus } from './scalar-math.js';
+import type { BinaryOp, CompareOp, UnaryOp } from '../../../backend.js';
+import type { TypedArray } from '../../../dtype.js';
+import { elementwiseWasmF32, type WasmElementwiseOp } from '../matmul/wasm.js';
+import { erf, gelu, geluTanh, roundBf16, roundFp8e4m3, sigmoid, softplus } from '../../scalar-math.js';
+import { BINARY_FN, COMPARE_FN, UNARY_FN, type Fn2 } from './ops.js';
 
 /**
  * From this many output elements, f32 add/sub/mul/div go to WebAssembly SIMD (copying the
@@ -30,32 +30,6 @@ import { erf, gelu, geluTanh, roundBf16, roundFp8e4m3, sigmoid, softplus } from 
  */
 const WASM_MIN_ELEMS = 4096;
 const WASM_MIN_ROW = 64;
-
-export const UNARY_FN: Record<UnaryOp, (x: number) => number> = {
-  neg: (x) => -x,
-  exp: Math.exp,
-  log: Math.log,
-  sqrt: Math.sqrt,
-  rsqrt: (x) => 1 / Math.sqrt(x),
-  abs: Math.abs,
-  tanh: Math.tanh,
-  sigmoid,
-  relu: (x) => (x > 0 ? x : 0),
-  silu: (x) => x * sigmoid(x),
-  gelu,
-  geluTanh,
-  softplus,
-  sign: (x) => (x > 0 ? 1 : x < 0 ? -1 : 0),
-  erf,
-  log1p: Math.log1p,
-  expm1: Math.expm1,
-  sin: Math.sin,
-  cos: Math.cos,
-  square: (x) => x * x,
-  reciprocal: (x) => 1 / x,
-  roundBf16,
-  roundFp8e4m3,
-};
 
 /** out[i] = op(x[i]): one loop per op, each the same formula as UNARY_FN[op]. */
 export function unaryInto(op: UnaryOp, x: TypedArray, out: TypedArray): void {
@@ -101,7 +75,7 @@ export function unaryInto(op: UnaryOp, x: TypedArray, out: TypedArray): void {
  * random signs against 1.3 here). With i the f32 bits read as a signed int32, v > 0 holds
  * exactly when 1 <= i <= 0x7f800000 (the smallest denormal up to +inf), i.e. when i - 1, read
  * unsigned, is below 0x7f800000; NaNs of either sign, ±0 and negatives fail it. The output is
- * either x's bits or +0's bits, as the v1 formula gives.
+ * either x's bits or +0's bits, as the reference's formula gives.
  */
 function reluF32Bits(x: Float32Array, out: Float32Array): void {
   const xi = new Int32Array(x.buffer, x.byteOffset, x.length);
@@ -113,28 +87,6 @@ function reluF32Bits(x: Float32Array, out: Float32Array): void {
     oi[i] = v & ((((v - 1) >>> 1) - 0x3fc00000) >> 31);
   }
 }
-
-type Fn2 = (a: number, b: number) => number;
-
-export const BINARY_FN: Record<BinaryOp, Fn2> = {
-  add: (a, b) => a + b,
-  sub: (a, b) => a - b,
-  mul: (a, b) => a * b,
-  div: (a, b) => a / b,
-  pow: Math.pow,
-  // NaN propagates, as in PyTorch.
-  maximum: (a, b) => (a !== a || b !== b ? NaN : a > b ? a : b),
-  minimum: (a, b) => (a !== a || b !== b ? NaN : a < b ? a : b),
-};
-
-export const COMPARE_FN: Record<CompareOp, Fn2> = {
-  eq: (a, b) => (a === b ? 1 : 0),
-  ne: (a, b) => (a !== b ? 1 : 0),
-  gt: (a, b) => (a > b ? 1 : 0),
-  ge: (a, b) => (a >= b ? 1 : 0),
-  lt: (a, b) => (a < b ? 1 : 0),
-  le: (a, b) => (a <= b ? 1 : 0),
-};
 
 /**
  * A broadcast walk after coalescing: `dims` (outermost first, no size-1 dims, never empty:

@@ -1,13 +1,13 @@
 /**
- * The elementwise kernels as they were before the specialised ones in elementwise.ts: kept as
- * the reference ("v1") those are tested against bit for bit (test/tensor/cpu/elementwise.test.ts)
- * and benchmarked beside (bench/kernels/elementwise.mjs). Broadcasting walks the output in
- * row-major order through a per-row callback, and every element goes through the op's table
- * function: simple and obviously right, and slow on broadcast operands.
+ * The CPU elementwise reference: what current.ts is tested against bit for bit
+ * (test/tensor/cpu/elementwise.test.ts) and benchmarked beside (bench/kernels/elementwise.mjs).
+ * Broadcasting walks the output in row-major order through a per-row callback, and every
+ * element goes through the op's scalar function (ops.ts): simple and obviously right, and slow
+ * on broadcast operands. Tests and benchmarks only; not part of the published package.
  */
-import type { UnaryOp } from '../backend.js';
-import type { TypedArray } from '../dtype.js';
-import { BINARY_FN, UNARY_FN } from './elementwise.js';
+import type { UnaryOp } from '../../../backend.js';
+import type { TypedArray } from '../../../dtype.js';
+import { BINARY_FN, UNARY_FN } from './ops.js';
 
 type Fn2 = (a: number, b: number) => number;
 

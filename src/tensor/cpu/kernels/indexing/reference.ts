@@ -1,9 +1,10 @@
 /**
- * indexAdd as it was before indexing.ts wrote each row's first term instead of adding it to a
- * zeroed output: kept as the reference ("v1") the new kernel is tested against bit for bit
- * (test/tensor/cpu/indexing.test.ts). `out` must be zeros on entry.
+ * The CPU indexAdd reference (indexAdd is the one indexing kernel with a second version): adds
+ * every term into a zeroed output. current.ts writes each row's first term instead, and is
+ * tested against this bit for bit (test/tensor/cpu/indexing.test.ts). `out` must be zeros on
+ * entry. Tests only; not part of the published package.
  */
-import type { TypedArray } from '../dtype.js';
+import type { TypedArray } from '../../../dtype.js';
 
 export function indexAddIntoV1(
   src: TypedArray, index: Int32Array, out: TypedArray, outer: number, n: number, inner: number, m: number,

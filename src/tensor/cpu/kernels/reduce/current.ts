@@ -4,8 +4,8 @@
  * the n axis in index order, accumulating in a float64, so a row's result never depends on
  * how many other rows are in the batch (batch invariance) and f32 results are rounded once.
  */
-import type { ReduceOp } from '../backend.js';
-import type { TypedArray } from '../dtype.js';
+import type { ReduceOp } from '../../../backend.js';
+import type { TypedArray } from '../../../dtype.js';
 
 export function reduceInto(op: ReduceOp, x: TypedArray, out: TypedArray, outer: number, n: number, inner: number): void {
   if (op === 'sum' && inner > 1) {

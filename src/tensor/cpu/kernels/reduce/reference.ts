@@ -1,11 +1,11 @@
 /**
- * The CPU sum, logsumexp and softmax kernels as they were before reduce.ts interchanged the sum's
- * loops for leading-axis reductions, stopped computing each softmax exp twice and skipped exps
- * that underflow to 0: kept as the reference
- * ("v1") those are tested against bit for bit (test/tensor/cpu/reduce.test.ts).
+ * The CPU sum, logsumexp and softmax reference: one plain loop per output element, each softmax
+ * exp computed twice, no shortcut for exps that underflow to 0. current.ts (interchanged loops
+ * for leading-axis sums, one exp per element, underflow skipped) is tested against it bit for
+ * bit (test/tensor/cpu/reduce.test.ts). Tests only; not part of the published package.
  */
-import type { ReduceOp } from '../backend.js';
-import type { TypedArray } from '../dtype.js';
+import type { ReduceOp } from '../../../backend.js';
+import type { TypedArray } from '../../../dtype.js';
 
 export function reduceIntoV1(op: ReduceOp, x: TypedArray, out: TypedArray, outer: number, n: number, inner: number): void {
   for (let o = 0; o < outer; o++) {
