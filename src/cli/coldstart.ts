@@ -37,7 +37,7 @@ export async function coldstartCommand(flags: Record<string, string>): Promise<v
   const task = makeTask(taskName, taskOptions);
   const trainer = new Trainer(task, { seed: int('seed', 0), steps: 1, profile: flags.profile ?? 'exact' });
   const t0 = performance.now();
-  const losses = runColdStart(trainer, task, source, int('steps', 40), int('batch', 32));
+  const losses = await runColdStart(trainer, task, source, int('steps', 40), int('batch', 32));
   const evalPrompts = int('evalPrompts', 128);
   const evalAccuracy = evalPrompts > 0 ? await trainer.evaluate(evalPrompts) : null;
   mkdirSync(dirname(out), { recursive: true });

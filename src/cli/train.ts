@@ -8,7 +8,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError, Rng } from '../tensor/index.js';
+import { ConfigError, DeviceError, initWebGpu, Rng } from '../tensor/index.js';
 import { coldStart, loadTrainerCheckpoint, NonFiniteError, saveTrainerCheckpoint, Trainer, type TrainerConfig } from '../rl/trainer/index.js';
 import { demonstrations, makeTask, type DemoSource, type Task } from '../rl/tasks/index.js';
 import { loadModule } from '../nn/index.js';
@@ -109,8 +109,25 @@ export function validateRunConfig(cfg: RunConfig): RunConfig {
   return cfg;
 }
 
+/**
+ * Acquires the WebGPU device for `--device webgpu` (the hardware adapter first, then Mesa's
+ * software adapter) and says which adapter it got; when none can be had, a DeviceError that
+ * names the fix.
+ */
+export async function acquireWebGpu(): Promise<string> {
+  try {
+    const b = await initWebGpu();
+    return `${b.info.adapter} (${b.info.path}, ${b.info.featureLevel})`;
+  } catch (e) {
+    throw new DeviceError(
+      `train --device webgpu: no WebGPU adapter could be acquired (${(e as Error).message}). On a Linux machine without a GPU, `
+      + "install the software adapter with 'bash scripts/setup-webgpu.sh'; or run with --device cpu",
+    );
+  }
+}
+
 /** The cold start of a run config: its demonstrations through `coldStart`; returns the losses. */
-export function runColdStart(trainer: Trainer, task: Task, source: DemoSource, steps: number, batchSize: number): number[] {
+export function runColdStart(trainer: Trainer, task: Task, source: DemoSource, steps: number, batchSize: number): Promise<number[]> {
   const demos = demonstrations(task, source, 4096, new Rng(trainer.config.seed + 99));
   return coldStart(trainer, demos, { steps, batchSize });
 }
@@ -122,10 +139,11 @@ export async function trainCommand(flags: Record<string, string>): Promise<void>
   mkdirSync(dir, { recursive: true });
   if (!resume) writeFileSync(join(dir, 'config.json'), JSON.stringify(cfg, null, 2));
   const task = makeTask(cfg.task, cfg.taskOptions);
+  const say = (s: string) => process.stdout.write(`${s}\n`);
+  if (cfg.trainer.device === 'webgpu') say(`webgpu: ${await acquireWebGpu()}`);
   const trainer = new Trainer(task, cfg.trainer);
   const metricsPath = join(dir, 'metrics.jsonl');
   const tty = process.stdout.isTTY === true;
-  const say = (s: string) => process.stdout.write(`${s}\n`);
   if (resume && existsSync(join(dir, 'latest'))) {
     await loadTrainerCheckpoint(trainer, dir);
     // Steps logged after the checkpoint (a kill between logging and checkpointing) are redone.
@@ -140,7 +158,7 @@ export async function trainCommand(flags: Record<string, string>): Promise<void>
     trainer.engine.syncWeights();
     say(`initial weights from ${cfg.init}`);
   } else if (cfg.coldStartSource !== 'none' && cfg.coldStartSteps > 0) {
-    const losses = runColdStart(trainer, task, cfg.coldStartSource, cfg.coldStartSteps, cfg.coldStartBatch);
+    const losses = await runColdStart(trainer, task, cfg.coldStartSource, cfg.coldStartSteps, cfg.coldStartBatch);
     say(`cold start (${cfg.coldStartSource}, ${cfg.coldStartSteps} steps): loss ${losses[0]!.toFixed(3)} → ${losses[losses.length - 1]!.toFixed(3)}`);
   }
   if (resume && !existsSync(join(dir, 'latest')) && existsSync(metricsPath)) writeFileSync(metricsPath, ''); // no checkpoint: start over

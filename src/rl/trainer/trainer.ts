@@ -181,6 +181,7 @@ export class Trainer {
       }
     });
     const oldArr = await old.logp.toArray();
+    await old.routing.resolve(); // a trace recorded on the GPU is read back once, here
     const response: number[] = [];
     for (let i = 0; i < mask.length; i++) {
       if (!Number.isFinite(oldArr[i]!)) throw new NonFiniteError(this.step, 'π_old log-prob');
@@ -199,14 +200,11 @@ export class Trainer {
     return { inputs, targets, logp: old.logp, routing: old.routing, mask: maskT, mu: muT, klK1, klK3, entropy: ent, responseLength: lengthSum / rows };
   }
 
-  /** Phase 3: advantages from the rewards, per group of G responses. */
+  /** Phase 3: advantages from the rewards, per group of G responses, on the trainer's device. */
   advantages(rewards: number[]): Tensor {
     const G = this.config.groupSize;
-    switch (this.config.advantage) {
-      case 'group-norm': return groupNorm(rewards, G);
-      case 'rloo': return rloo(rewards, G);
-      default: return groupMean(rewards, G);
-    }
+    const adv = this.config.advantage === 'group-norm' ? groupNorm(rewards, G) : this.config.advantage === 'rloo' ? rloo(rewards, G) : groupMean(rewards, G);
+    return adv.device === this.config.device ? adv : adv.to(this.config.device);
   }
 
   /**
