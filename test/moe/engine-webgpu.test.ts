@@ -17,7 +17,7 @@ import type { WebGpuBackend } from '../../src/tensor/webgpu/index.js';
 import { expertRows, InferenceEngine, MOE_TINY, MoETransformer, RoutingTrace, sequenceLogProbs, type GeneratedSequence } from '../../src/moe/index.js';
 import { FUSED_ATTENTION, FUSED_ROPE } from '../../src/nn/attention.js';
 import { FUSED_RMSNORM } from '../../src/nn/layers.js';
-import { describeGpu } from '../tensor/webgpu/gpu.js';
+import { describeGpu } from '../helpers/gpu.js';
 
 const prompts = (count: number, len: number, seed: number) => {
   const r = new Rng(seed);

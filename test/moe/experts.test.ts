@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { Rng, ShapeError, gradcheck } from '../../src/index.js';
 import { SwiGLUExperts, swigluExperts } from '../../src/moe/index.js';
-import { GC, arr, expectClose, randF64 } from './helpers.js';
+import { GC, arr, expectClose, randF64 } from '../helpers/moe.js';
 
 const E = 3;
 const H = 4;

@@ -17,7 +17,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Rng, ShapeError, gradcheck, gradcheckReport, noGrad, tensor, type Tensor } from '../../src/index.js';
 import { GATE_MODES, MoELayer, defaultRowsPerChunk, dispatchPlan, expertRows, moeForward, type GateMode, type MoEParams } from '../../src/moe/index.js';
-import { GC, arr, expectBitwise, expectClose, moeRef, randF64 } from './helpers.js';
+import { GC, arr, expectBitwise, expectClose, moeRef, randF64 } from '../helpers/moe.js';
 
 const N = 5;
 const D = 4;

@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, ReplayMismatchError, Rng, gradcheck, tensor, ValueError } from '../../src/index.js';
 import { GATE_MODES, Router, gateWeights, route, routerLogits, type GateMode } from '../../src/moe/index.js';
-import { GC, arr, expectClose, gateRef, randF64, topkRef } from './helpers.js';
+import { GC, arr, expectClose, gateRef, randF64, topkRef } from '../helpers/moe.js';
 
 const caseArb = fc.record({
   n: fc.integer({ min: 1, max: 5 }),

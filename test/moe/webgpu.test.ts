@@ -13,8 +13,8 @@ import { Rng, liveTensors, tensor, tidy } from '../../src/index.js';
 import { MOE_TINY, MoETransformer, defaultRowsPerChunk, dispatchPlan, moeForward, type MoEParams } from '../../src/moe/index.js';
 import { groupChunks, maxChunks } from '../../src/tensor/webgpu/kernels/group.js';
 import type { WebGpuBackend, WebGpuStorage } from '../../src/tensor/webgpu/index.js';
-import { describeGpu, gpu as gpuBackend } from '../tensor/webgpu/gpu.js';
-import { expectBitwise, expectClose, randF64 } from './helpers.js';
+import { describeGpu, gpu as gpuBackend } from '../helpers/gpu.js';
+import { expectBitwise, expectClose, randF64 } from '../helpers/moe.js';
 
 describeGpu('MoE on WebGPU', () => {
   it('moeForward (dense and sparse dispatch) matches the CPU (sparse) within f32 tolerance, live and replayed', async () => {

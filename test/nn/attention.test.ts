@@ -21,7 +21,7 @@ import {
 import {
   CausalSelfAttention, KVCache, KVCacheLayer, MASKED_SCORE, applyRope, causalSelfAttention,
 } from '../../src/nn/attention.js';
-import { describeGpu, firstMismatch } from '../tensor/webgpu/gpu.js';
+import { describeGpu, firstMismatch } from '../helpers/gpu.js';
 
 const GC = { rtol: 1e-6, atol: 1e-8 } as const;
 

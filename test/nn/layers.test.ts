@@ -16,7 +16,7 @@ import { Embedding, Linear, linear, RMSNorm, rmsNorm } from '../../src/nn/layers
 import { initConstant, initNormal, initUniform, kaimingUniform } from '../../src/nn/init.js';
 import { f64, shapeArb, sizeOf } from '../helpers/arbitraries.js';
 import { arr, expectBitwise, expectClose, i32, indexValuesArb, realsArb } from '../helpers/reduce.js';
-import { describeGpu } from '../tensor/webgpu/gpu.js';
+import { describeGpu } from '../helpers/gpu.js';
 
 const GC = { rtol: 1e-6, atol: 1e-8 } as const;
 const RUNS = { numRuns: 100 } as const;

@@ -17,7 +17,7 @@ import { Linear } from '../../src/nn/layers.js';
 import { initNormal } from '../../src/nn/init.js';
 import { f64, shapeArb, sizeOf } from '../helpers/arbitraries.js';
 import { arr, expectBitwise, expectClose, realsArb } from '../helpers/reduce.js';
-import { describeGpu } from '../tensor/webgpu/gpu.js';
+import { describeGpu } from '../helpers/gpu.js';
 
 const RUNS = { numRuns: 100 } as const;
 

@@ -19,7 +19,7 @@ import {
   loadSafetensors,
   saveSafetensors,
 } from '../../src/nn/safetensors.js';
-import { describeGpu } from '../tensor/webgpu/gpu.js';
+import { describeGpu } from '../helpers/gpu.js';
 
 // ---- byte builders (the spec, written out) --------------------------------------------------
 

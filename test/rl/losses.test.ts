@@ -25,7 +25,7 @@ import { describe, expect, it } from 'vitest';
 import {
   ConfigError, DTypeError, ShapeError, ValueError, backward, grad, gradcheck, tensor, type Tensor,
 } from '../../src/index.js';
-import { describeGpu } from '../tensor/webgpu/gpu.js';
+import { describeGpu } from '../helpers/gpu.js';
 import {
   LOSS_KINDS, aggregationCoefficients, aggregationCounts, cispoLoss, isCorrection, minirlWeight, policyLoss,
   policyLossAsync, policyLossDefaults, ppoClipLoss, type LossKind, type PolicyLossInputs, type PolicyLossOptions,

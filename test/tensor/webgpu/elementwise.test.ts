@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { expect, it } from 'vitest';
 import { tensor, where, type Tensor, DTypeError, DeviceError, liveTensors, tidy } from '../../../src/index.js';
 import { broadcastPairArb, shapeArb, sizeOf, valueArb, valuesArb } from '../../helpers/arbitraries.js';
-import { describeGpu, firstMismatch, gpu } from './gpu.js';
+import { describeGpu, firstMismatch, gpu } from '../../helpers/gpu.js';
 
 const RUNS = { numRuns: 25 };
 

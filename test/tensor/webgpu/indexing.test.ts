@@ -15,7 +15,7 @@ import { describe, expect, it } from 'vitest';
 import { cat, stack, tensor, tidy, type Tensor } from '../../../src/index.js';
 import { shapeArb, sizeOf, valueArb } from '../../helpers/arbitraries.js';
 import { expectBitwise, expectClose } from '../../helpers/reduce.js';
-import { describeGpu, gpu } from './gpu.js';
+import { describeGpu, gpu } from '../../helpers/gpu.js';
 
 const d = describeGpu;
 

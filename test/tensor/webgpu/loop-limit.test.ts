@@ -6,7 +6,7 @@
  */
 import { expect, it } from 'vitest';
 import { matmulT, randint, randn, Rng } from '../../../src/index.js';
-import { describeGpu, firstMismatch } from './gpu.js';
+import { describeGpu, firstMismatch } from '../../helpers/gpu.js';
 
 describeGpu('webgpu kernels past the 65535-iteration loop limit', () => {
   it('matmul with k = 70000 in all four layouts, and row-invariant', async () => {

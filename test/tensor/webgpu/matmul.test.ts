@@ -26,7 +26,7 @@ import type { MatmulParams } from '../../../src/tensor/backend.js';
 import type { WebGpuStorage } from '../../../src/tensor/webgpu/index.js';
 import { matmul as gpuMatmul, TILING_HARDWARE } from '../../../src/tensor/webgpu/kernels/matmul.js';
 import { broadcastPairArb, sizeOf } from '../../helpers/arbitraries.js';
-import { describeGpu, gpu } from './gpu.js';
+import { describeGpu, gpu } from '../../helpers/gpu.js';
 
 const RUNS = { numRuns: 30 } as const;
 const U = 2 ** -24;

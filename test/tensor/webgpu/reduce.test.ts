@@ -23,7 +23,7 @@ import {
 } from '../../../src/index.js';
 import { shapeArb, sizeOf } from '../../helpers/arbitraries.js';
 import { dimArb, dimsArb, expectBitwise, expectClose, realsArb, type DimSpec } from '../../helpers/reduce.js';
-import { describeGpu } from './gpu.js';
+import { describeGpu } from '../../helpers/gpu.js';
 
 // Acquires the device once, prints the adapter, skips with the reason when there is none.
 const d = describeGpu;

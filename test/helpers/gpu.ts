@@ -3,7 +3,7 @@
  * suite, and skip (with the reason printed) only when no adapter can be had at all.
  */
 import { describe } from 'vitest';
-import { deviceInfo, initWebGpu, type WebGpuBackend } from '../../../src/tensor/webgpu/index.js';
+import { deviceInfo, initWebGpu, type WebGpuBackend } from '../../src/tensor/webgpu/index.js';
 
 export let gpu: WebGpuBackend | null = null;
 try {
