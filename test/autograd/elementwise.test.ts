@@ -13,9 +13,10 @@ import {
   exp, log, sign, neg, abs,
 } from '../../src/index.js';
 import { shapeArb, sizeOf, valuesArb } from '../helpers/arbitraries.js';
+import { expectClose } from '../helpers/assert.js';
 import {
   BINARY_SPECS, UNARY_SPECS, awayArb, valArb, binaryRef, broadcastIndexMap, broadcastShapeRef, broadcastTripleArb, drawnArb, drawnPairArb,
-  expectClose, t32, t64, trustedErf, type Drawn,
+  t32, t64, trustedErf, type Drawn,
 } from '../helpers/elementwise.js';
 
 const GC = { rtol: 1e-6 } as const;
@@ -45,7 +46,7 @@ describe('erf reference', () => {
     const xs = KNOWN.flatMap(([x]) => [x, -x]);
     const got = arr(erf(tensor(Float64Array.from(xs))));
     const want = KNOWN.flatMap(([, v]) => [v, -v]);
-    expectClose('erf', got, want, 1e-14, 0);
+    expectClose(got, want, { rtol: 1e-14, what: 'erf' });
     // gelu(1) = Φ(1)
     expect(Math.abs(gelu(tensor(Float64Array.from([1]))).itemSync() - 0.8413447460685429)).toBeLessThan(1e-15);
     expect(Math.abs(gelu(tensor(Float64Array.from([-1]))).itemSync() + (1 - 0.8413447460685429))).toBeLessThan(1e-15);
@@ -74,7 +75,7 @@ describe('unary ops: forward values match plain JS (f64, relative 1e-12)', () =>
           expect(y.shape).toEqual(d.shape);
           expect(y.dtype).toBe('f64');
           // 1e-300 only absorbs subnormal inputs, where relative precision does not exist.
-          expectClose(spec.name, arr(y), d.values.map(spec.ref), 1e-12, 1e-300);
+          expectClose(arr(y), d.values.map(spec.ref), { rtol: 1e-12, atol: 1e-300, what: spec.name });
         }),
         RUNS_FWD,
       );
@@ -117,7 +118,7 @@ describe('pow with a scalar on one side', () => {
     fc.assert(
       fc.property(drawnArb(valArb(0.2, 2)), p, (d, e) => {
         expect(gradcheck((x) => x.pow(e), [t64(d)], GC)).toBe(true);
-        expectClose('pow', arr(t64(d).pow(e)), d.values.map((v) => Math.pow(v, e)), 1e-15, 0);
+        expectClose(arr(t64(d).pow(e)), d.values.map((v) => Math.pow(v, e)), { rtol: 1e-15, what: 'pow' });
       }),
       RUNS_GC,
     );
@@ -349,11 +350,11 @@ describe('numerics: sigmoid and softplus in f32 far from 0', () => {
       expect(y.dtype).toBe('f32');
       const got = arr(y);
       for (const v of got) expect(Number.isFinite(v)).toBe(true);
-      expectClose(`${name} f32`, got, xs.map(ref), REL, ABS);
+      expectClose(got, xs.map(ref), { rtol: REL, atol: ABS, what: `${name} f32` });
       y.sum().backward();
       const g = arr(x.grad!);
       for (const v of g) expect(Number.isFinite(v)).toBe(true);
-      expectClose(`${name}' f32`, g, xs.map(dref), G_REL, G_ABS);
+      expectClose(g, xs.map(dref), { rtol: G_REL, atol: G_ABS, what: `${name}' f32` });
     }
   }
 

@@ -273,23 +273,3 @@ export function evalWithGrad(dtype: 'f32' | 'f64', f: (...xs: Tensor[]) => Tenso
     grads: xs.map((x) => (x.grad ? Array.from(x.grad.toArraySync()) : new Array<number>(x.size).fill(0))),
   };
 }
-
-/** Index of the first element where |got − want| > rtol·|want| + atol, or -1. */
-export function firstMismatch(got: ArrayLike<number>, want: ArrayLike<number>, rtol: number, atol: number): number {
-  if (got.length !== want.length) return 0;
-  for (let i = 0; i < want.length; i++) {
-    const g = got[i]!;
-    const w = want[i]!;
-    if (!(Math.abs(g - w) <= atol + rtol * Math.abs(w))) return i;
-  }
-  return -1;
-}
-
-/** Throws a readable message (op, index, both values) when `firstMismatch` finds one. */
-export function expectClose(what: string, got: ArrayLike<number>, want: ArrayLike<number>, rtol: number, atol: number): void {
-  if (got.length !== want.length) throw new Error(`${what}: length ${got.length}, expected ${want.length}`);
-  const i = firstMismatch(got, want, rtol, atol);
-  if (i >= 0) {
-    throw new Error(`${what}: element ${i} is ${got[i]}, expected ${want[i]} (|diff| ${Math.abs(got[i]! - want[i]!)}, rtol ${rtol}, atol ${atol})`);
-  }
-}

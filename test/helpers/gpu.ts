@@ -1,9 +1,12 @@
 /**
  * Shared WebGPU test setup: acquire the device once per file, print which adapter runs the
- * suite, and skip (with the reason printed) only when no adapter can be had at all.
+ * suite, and skip (with the reason printed) only when no adapter can be had at all; and the
+ * CPU/WebGPU parity assertion.
  */
-import { describe } from 'vitest';
+import { describe, expect } from 'vitest';
+import type { Tensor } from '../../src/index.js';
 import { deviceInfo, initWebGpu, type WebGpuBackend } from '../../src/tensor/webgpu/index.js';
+import { firstMismatch, type CloseBound } from './assert.js';
 
 export let gpu: WebGpuBackend | null = null;
 try {
@@ -15,15 +18,16 @@ try {
 
 export const describeGpu = (gpu ? describe : describe.skip) as unknown as typeof describe;
 
-/** |a − b| ≤ atol + rtol·|b| elementwise; returns the first offending index or -1. */
-export function firstMismatch(a: ArrayLike<number>, b: ArrayLike<number>, rtol: number, atol: number): number {
-  if (a.length !== b.length) return 0;
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i]!;
-    const y = b[i]!;
-    if (Number.isNaN(x) && Number.isNaN(y)) continue;
-    if (x === y) continue;
-    if (!(Math.abs(x - y) <= atol + rtol * Math.abs(y))) return i;
-  }
-  return -1;
+/**
+ * Asserts a WebGPU tensor matches its CPU twin: same device kind, shape and dtype, and values
+ * close under `bound` (|gpu − cpu| ≤ atol + rtol·|cpu|), NaN and ±Inf matched exactly.
+ */
+export async function expectGpuClose(gpuT: Tensor, cpuT: Tensor, bound: CloseBound): Promise<void> {
+  expect(gpuT.device).toBe('webgpu');
+  expect(gpuT.shape).toEqual(cpuT.shape);
+  expect(gpuT.dtype).toBe(cpuT.dtype);
+  const a = await gpuT.toArray();
+  const b = cpuT.toArraySync();
+  const bad = firstMismatch(a, b, { ...bound, nonFinite: 'match' });
+  expect(bad, `element ${bad}: gpu ${a[bad]} vs cpu ${b[bad]}`).toBe(-1);
 }

@@ -19,9 +19,10 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { type Tensor, clamp, eq, ne, gt, ge, lt, le, sign, where } from '../../src/index.js';
 import { sizeOf, valuesArb } from '../helpers/arbitraries.js';
+import { expectClose } from '../helpers/assert.js';
 import {
   BINARY_SPECS, UNARY_SPECS, awayArb, broadcastShapeRef, broadcastTripleArb, drawnArb, drawnPairArb, evalWithGrad,
-  expectClose, t32, t64, valArb, type Drawn, type Evaluated,
+  t32, t64, valArb, type Drawn, type Evaluated,
 } from '../helpers/elementwise.js';
 
 const FWD_RTOL = 1e-6;
@@ -52,11 +53,11 @@ function compareDtypes(name: string, f: (...xs: Tensor[]) => Tensor, inputs: rea
   const e32: Evaluated = evalWithGrad('f32', f, inputs, r);
   const e64: Evaluated = evalWithGrad('f64', f, inputs, r);
   expect(e32.shape).toEqual(e64.shape);
-  expectClose(`${name} forward`, e32.y, e64.y, FWD_RTOL, FWD_ATOL);
+  expectClose(e32.y, e64.y, { rtol: FWD_RTOL, atol: FWD_ATOL, what: `${name} forward` });
   const outSize = sizeOf(e64.shape);
   inputs.forEach((d, i) => {
     const fanIn = outSize / sizeOf(d.shape);
-    expectClose(`${name} grad of input ${i}`, e32.grads[i]!, e64.grads[i]!, GRAD_RTOL, GRAD_ATOL * fanIn * dmax);
+    expectClose(e32.grads[i]!, e64.grads[i]!, { rtol: GRAD_RTOL, atol: GRAD_ATOL * fanIn * dmax, what: `${name} grad of input ${i}` });
   });
 }
 

@@ -25,8 +25,9 @@ import {
   argmax, embedding, gather, logSoftmax, logsumexp, matmul, max, mean, min, scatterAdd, softmax, sum, tensor, topk, type Tensor,
 } from '../../src/index.js';
 import { broadcastPairArb, shapeArb, sizeOf } from '../helpers/arbitraries.js';
+import { expectBitwise, expectClose } from '../helpers/assert.js';
 import {
-  arr, dimArb, dimsArb, distinctGridArb, expectBitwise, expectClose, i32, indexValuesArb, matmulRef, normDimsRef, realsArb, type DimSpec,
+  arr, dimArb, dimsArb, distinctGridArb, i32, indexValuesArb, matmulRef, normDimsRef, realsArb, type DimSpec,
 } from '../helpers/reduce.js';
 
 const RUNS = { numRuns: 100 } as const;
@@ -66,8 +67,8 @@ function compare(inputs: readonly Input[], f: (...xs: Tensor[]) => Tensor, exact
   expect(a.shape).toEqual(b.shape);
   const atol = ATOL_PER_MAGNITUDE * (1 + inputs.reduce((p, x) => p + x.values.reduce((q, v) => q + Math.abs(Math.fround(v)), 0), 0));
   if (exact) expectBitwise(a.y, b.y.map(Math.fround), `${what} forward`);
-  else expectClose(a.y, b.y, RTOL, atol, `${what} forward`);
-  a.grads.forEach((g, i) => expectClose(g, b.grads[i]!, RTOL, atol, `${what} grad ${i}`));
+  else expectClose(a.y, b.y, { rtol: RTOL, atol, what: `${what} forward`, nonFinite: 'match' });
+  a.grads.forEach((g, i) => expectClose(g, b.grads[i]!, { rtol: RTOL, atol, what: `${what} grad ${i}`, nonFinite: 'match' }));
 }
 
 function reductionCase(values: (n: number) => fc.Arbitrary<number[]> = (n) => realsArb(n)) {

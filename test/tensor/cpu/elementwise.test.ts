@@ -13,7 +13,7 @@ import { BINARY_FN, COMPARE_FN, binaryInto, unaryInto, whereInto } from '../../.
 import { binaryIntoV1, unaryIntoV1, whereIntoV1 } from '../../../src/tensor/cpu/elementwise-v1.js';
 import { expandInto, permuteInto } from '../../../src/tensor/cpu/indexing.js';
 import { broadcastShapes, broadcastStrides, stridesOf } from '../../../src/tensor/shape.js';
-import { expectBitwise } from '../../helpers/reduce.js';
+import { expectBitwise } from '../../helpers/assert.js';
 
 type Shape = number[];
 const RUNS = { numRuns: 300 } as const;

@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { describe, it } from 'vitest';
 import { indexAddInto } from '../../../src/tensor/cpu/indexing.js';
 import { indexAddIntoV1 } from '../../../src/tensor/cpu/indexing-v1.js';
-import { expectBitwise } from '../../helpers/reduce.js';
+import { expectBitwise } from '../../helpers/assert.js';
 
 const valueArb = fc.oneof({ weight: 5, arbitrary: fc.double({ min: -4, max: 4, noNaN: true }) }, { weight: 1, arbitrary: fc.constantFrom(0, -0, Infinity, -Infinity, NaN) });
 

@@ -14,7 +14,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { cat, stack, tensor, tidy, type Tensor } from '../../../src/index.js';
 import { shapeArb, sizeOf, valueArb } from '../../helpers/arbitraries.js';
-import { expectBitwise, expectClose } from '../../helpers/reduce.js';
+import { expectBitwise, expectClose } from '../../helpers/assert.js';
 import { describeGpu, gpu } from '../../helpers/gpu.js';
 
 const d = describeGpu;
@@ -63,7 +63,7 @@ async function parity(what: string, f: (dev: Dev) => Run, exact = false, atol = 
   expect(wg!.meta, what).toEqual(cpu!.meta);
   cpu!.forEach((c, k) => {
     if (exact) expectBitwise(wg![k]!, c, `${what} #${k}`);
-    else expectClose(wg![k]!, c, RTOL, atol, `${what} #${k}`);
+    else expectClose(wg![k]!, c, { rtol: RTOL, atol, what: `${what} #${k}`, nonFinite: 'match' });
   });
 }
 
