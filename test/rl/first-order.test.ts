@@ -65,7 +65,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { grad, gradcheck, tensor, type Tensor } from '../../src/index.js';
-import { valueArb } from '../helpers/arbitraries.js';
+import { valueArb, valuesArb } from '../helpers/arbitraries.js';
 import { expectBetween, expectClose } from '../helpers/assert.js';
 import {
   jSeq, jToken, perSequence, pgSurrogate, seqProbs, table, sequenceSpace as tabular, tangent, tokenLogp, type SequenceSpace as Tabular,
@@ -114,10 +114,10 @@ const drawArb: fc.Arbitrary<Draw> = fc
     return fc.record({
       vocab: fc.constant(vocab),
       length: fc.constant(length),
-      theta: fc.array(valueArb(-2, 2), { minLength: k, maxLength: k }),
-      dir: fc.array(valueArb(-1, 1), { minLength: k, maxLength: k }),
+      theta: valuesArb(k, valueArb(-2, 2)),
+      dir: valuesArb(k, valueArb(-1, 1)),
       reward: fc.oneof(
-        fc.array(valueArb(-1, 1), { minLength: n, maxLength: n }),
+        valuesArb(n, valueArb(-1, 1)),
         fc.array(fc.constantFrom(0, 1), { minLength: n, maxLength: n }),
       ),
     });

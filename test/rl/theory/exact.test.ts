@@ -12,7 +12,7 @@ import {
   sequenceSpace, table, perSequence, tabularPolicy, tokenLogProbs, tokenLogp, biasVarianceSetup, sharedPolicy,
   type EstimatorName, type SequenceSpace,
 } from '../../../src/rl/theory/index.js';
-import { valueArb } from '../../helpers/arbitraries.js';
+import { valueArb, valuesArb } from '../../helpers/arbitraries.js';
 import { expectClose } from '../../helpers/assert.js';
 
 const RUNS = { numRuns: 30 } as const;
@@ -32,7 +32,7 @@ const drawArb: fc.Arbitrary<Draw> = fc
   .chain(({ V, T }) => {
     const sp = spaceFor(V, T);
     const k = sp.numPrefixes * V;
-    const arr = (n: number, lo: number, hi: number) => fc.array(valueArb(lo, hi), { minLength: n, maxLength: n });
+    const arr = (n: number, lo: number, hi: number) => valuesArb(n, valueArb(lo, hi));
     return fc.record({
       V: fc.constant(V), T: fc.constant(T), theta: arr(k, -2, 2), muLogits: arr(k, -2, 2), old: arr(k, -2, 2),
       reward: fc.oneof(arr(sp.numSeqs, -1, 1), fc.array(fc.constantFrom(0, 1), { minLength: sp.numSeqs, maxLength: sp.numSeqs })),
