@@ -9,10 +9,10 @@ import {
   AutogradError, grad, gradcheck, GradcheckError, keep, liveTensors, noGrad, ones, tensor, tidy, type Tensor, valueAndGrad,
 } from '../../src/index.js';
 import { record } from '../../src/autograd/tape.js';
-import { f64, RUNS, shapedArb, shapeArb, valueArb, valueAwayArb } from '../helpers/arbitraries.js';
+import { RUNS, shapedArb, shapeArb, valueArb, valueAwayArb } from '../helpers/arbitraries.js';
 import { expectClose } from '../helpers/assert.js';
+import { arr, f64 } from '../helpers/tensors.js';
 
-const arr = (t: Tensor | null | undefined) => Array.from(t!.toArraySync());
 
 describe('backward and .grad', () => {
   it('gradients accumulate into .grad over two backward calls (+=)', () => {

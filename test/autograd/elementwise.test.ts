@@ -18,12 +18,12 @@ import {
   BINARY_SPECS, UNARY_SPECS, binaryRef, broadcastIndexMap, broadcastShapeRef, broadcastTripleArb, drawnArb, drawnPairArb,
   t32, t64, trustedErf, type Drawn,
 } from '../helpers/elementwise.js';
+import { arr } from '../helpers/tensors.js';
 
 const GC = { rtol: 1e-6 } as const;
 const RUNS_GC = { numRuns: 100 } as const;
 const RUNS_FWD = { numRuns: 150 } as const;
 
-const arr = (t: Tensor) => Array.from(t.toArraySync());
 
 describe('erf reference', () => {
   // Published values (Abramowitz & Stegun table 7.1; checked against mpmath).

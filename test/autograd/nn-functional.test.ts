@@ -10,12 +10,13 @@ import {
   DTypeError, embedding, gather, gradcheck, IndexError, logSoftmax, logsumexp, matmul, scatterAdd, ShapeError, softmax, sum, tensor, topk,
   ValueError, type Tensor,
 } from '../../src/index.js';
-import { broadcastPairArb, distinctValuesArb, f32, f64, shapeArb, sizeOf, valuesArb } from '../helpers/arbitraries.js';
+import { broadcastPairArb, distinctValuesArb, shapeArb, sizeOf, valuesArb } from '../helpers/arbitraries.js';
 import { expectBitwise, expectClose, GC } from '../helpers/assert.js';
 import {
-  arr, dimArb, distinctGridArb, gatherRef, i32, indexValuesArb, matmulRef, realArb, realsArb, scatterAddRef, softmaxRef,
+  dimArb, distinctGridArb, gatherRef, indexValuesArb, matmulRef, realArb, realsArb, scatterAddRef, softmaxRef,
   topkRef,
 } from '../helpers/reduce.js';
+import { arr, f32, f64, i32 } from '../helpers/tensors.js';
 
 const RUNS = { numRuns: 100 } as const;
 

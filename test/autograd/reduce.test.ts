@@ -8,12 +8,13 @@ import { describe, expect, it } from 'vitest';
 import {
   argmax, DTypeError, gradcheck, logSoftmax, logsumexp, max, mean, min, ShapeError, softmax, sum, tensor, ValueError, zeros, type Tensor,
 } from '../../src/index.js';
-import { distinctValuesArb, f32, f64, shapeArb, sizeOf } from '../helpers/arbitraries.js';
+import { distinctValuesArb, shapeArb, sizeOf } from '../helpers/arbitraries.js';
 import { expectClose, GC } from '../helpers/assert.js';
 import {
-  arr, dimArb, dimsArb, distinctGridArb, realArb, realsArb, lseRef, maxRef, minRef, normDimsRef, reduceGroups, reduceRef, reducedShapeRef, softmaxRef, sumRef,
+  dimArb, dimsArb, distinctGridArb, realArb, realsArb, lseRef, maxRef, minRef, normDimsRef, reduceGroups, reduceRef, reducedShapeRef, softmaxRef, sumRef,
   type DimSpec,
 } from '../helpers/reduce.js';
+import { arr, f32, f64 } from '../helpers/tensors.js';
 
 const RUNS = { numRuns: 100 } as const;
 

@@ -5,7 +5,6 @@
  * valid).
  */
 import fc from 'fast-check';
-import { tensor, type Tensor } from '../../src/index.js';
 
 export type Shape = number[];
 
@@ -83,14 +82,6 @@ export function distinctValuesArb(n: number, gap = 1e-2, min = -3, max = 3): fc.
   const slots = Math.floor((max - min) / gap);
   if (slots < n) throw new RangeError(`distinctValuesArb: ${n} values with gap ${gap} do not fit in [${min}, ${max}]`);
   return fc.uniqueArray(fc.integer({ min: 0, max: slots }), { minLength: n, maxLength: n }).map((is) => is.map((i) => min + i * gap));
-}
-
-export function f64(shape: readonly number[], values: readonly number[]): Tensor {
-  return tensor(Float64Array.from(values), { shape });
-}
-
-export function f32(shape: readonly number[], values: readonly number[]): Tensor {
-  return tensor(Float32Array.from(values), { shape });
 }
 
 /** Runs for property tests: enough to find bugs, small enough for 2 CI cores. */

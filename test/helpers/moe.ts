@@ -13,8 +13,6 @@ export function randF64(rng: Rng, shape: number[], lo = -1, hi = 1): Tensor {
   return tensor(rng.uniform(n).map((u) => lo + (hi - lo) * u), { shape, dtype: 'f64' });
 }
 
-export const arr = (t: Tensor): number[] => Array.from(t.toArraySync());
-
 const silu = (v: number) => v / (1 + Math.exp(-v));
 
 /** Gate weights of the chosen experts from one token's logits, by mode (float64 reference). */

@@ -1,10 +1,9 @@
 /**
  * Helpers for the reduction / softmax / index-op / matmul property suites: dim arbitraries,
  * plain-JavaScript reference implementations (computed in float64 over flat row-major arrays)
- * and the index/tensor builders those suites share. The comparisons are in assert.ts.
+ * and index arbitraries. The comparisons are in assert.ts, the tensor builders in tensors.ts.
  */
 import fc from 'fast-check';
-import { tensor, type Tensor } from '../../src/index.js';
 import { sizeOf, valueArb, type Shape } from './arbitraries.js';
 
 /** What the reduction ops take as `dim`: one dim, a list, or undefined (all dims). */
@@ -191,12 +190,6 @@ export function matmulRef(
   if (bShape.length > 1) shape.push(n);
   return { values, shape };
 }
-
-export function i32(shape: Shape, values: readonly number[]): Tensor {
-  return tensor(Int32Array.from(values), { shape });
-}
-
-export const arr = (t: Tensor): number[] => Array.from(t.toArraySync());
 
 /** Index values in [0, n) for a tensor of `shape`. */
 export function indexValuesArb(shape: Shape, n: number): fc.Arbitrary<number[]> {

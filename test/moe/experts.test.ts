@@ -6,7 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { Rng, ShapeError, gradcheck } from '../../src/index.js';
 import { SwiGLUExperts, swigluExperts } from '../../src/moe/index.js';
 import { expectClose, GC } from '../helpers/assert.js';
-import { arr, randF64 } from '../helpers/moe.js';
+import { randF64 } from '../helpers/moe.js';
+import { arr } from '../helpers/tensors.js';
 
 const E = 3;
 const H = 4;

@@ -18,7 +18,8 @@ import { describe, expect, it } from 'vitest';
 import { Rng, ShapeError, gradcheck, gradcheckReport, noGrad, tensor, type Tensor } from '../../src/index.js';
 import { GATE_MODES, MoELayer, defaultRowsPerChunk, dispatchPlan, expertRows, moeForward, type GateMode, type MoEParams } from '../../src/moe/index.js';
 import { expectBitwise, expectClose, GC } from '../helpers/assert.js';
-import { arr, moeRef, randF64 } from '../helpers/moe.js';
+import { moeRef, randF64 } from '../helpers/moe.js';
+import { arr } from '../helpers/tensors.js';
 
 const N = 5;
 const D = 4;

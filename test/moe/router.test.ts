@@ -9,7 +9,8 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, ReplayMismatchError, Rng, gradcheck, tensor, ValueError } from '../../src/index.js';
 import { GATE_MODES, Router, gateWeights, route, routerLogits, type GateMode } from '../../src/moe/index.js';
 import { expectClose, GC } from '../helpers/assert.js';
-import { arr, gateRef, randF64, topkRef } from '../helpers/moe.js';
+import { gateRef, randF64, topkRef } from '../helpers/moe.js';
+import { arr } from '../helpers/tensors.js';
 
 const caseArb = fc.record({
   n: fc.integer({ min: 1, max: 5 }),

@@ -18,7 +18,8 @@ import {
 import { KVCache } from '../../src/nn/attention.js';
 import { GATE_MODES, MOE_SMALL, MOE_TINY, MoETransformer, RoutingTrace, moeConfig, type MoEConfig } from '../../src/moe/index.js';
 import { expectBitwise, GC } from '../helpers/assert.js';
-import { arr, asFunctionOf } from '../helpers/moe.js';
+import { asFunctionOf } from '../helpers/moe.js';
+import { arr } from '../helpers/tensors.js';
 
 const TINY: MoEConfig = {
   vocabSize: 5, dModel: 4, nLayers: 2, nHeads: 2, nExperts: 4, topK: 2, expertHidden: 3, contextLength: 8,

@@ -23,8 +23,8 @@ import {
 } from '../../src/nn/attention.js';
 import { expectBitwise, expectClose, GC } from '../helpers/assert.js';
 import { describeGpu } from '../helpers/gpu.js';
+import { arr } from '../helpers/tensors.js';
 
-const arr = (t: Tensor): number[] => Array.from(t.toArraySync());
 
 const normal = (shape: number[], seed: number, dtype: 'f32' | 'f64' = 'f64', scale = 1): Tensor =>
   noGrad(() => mul(randn(shape, { rng: new Rng(seed), dtype }), scale));

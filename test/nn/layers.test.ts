@@ -14,10 +14,11 @@ import {
 import { Module } from '../../src/nn/module.js';
 import { Embedding, Linear, linear, RMSNorm, rmsNorm } from '../../src/nn/layers.js';
 import { initConstant, initNormal, initUniform, kaimingUniform } from '../../src/nn/init.js';
-import { f64, shapeArb, sizeOf } from '../helpers/arbitraries.js';
+import { shapeArb, sizeOf } from '../helpers/arbitraries.js';
 import { expectBitwise, expectClose, GC } from '../helpers/assert.js';
-import { arr, i32, indexValuesArb, realsArb } from '../helpers/reduce.js';
+import { indexValuesArb, realsArb } from '../helpers/reduce.js';
 import { describeGpu } from '../helpers/gpu.js';
+import { arr, f64, i32 } from '../helpers/tensors.js';
 
 const RUNS = { numRuns: 100 } as const;
 

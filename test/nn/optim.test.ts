@@ -15,10 +15,11 @@ import {
 import { AdamW, clipGradNorm, clipGradNormAsync, clipGradNormTensor, SGD } from '../../src/nn/optim.js';
 import { Linear } from '../../src/nn/layers.js';
 import { initNormal } from '../../src/nn/init.js';
-import { f64, shapeArb, sizeOf } from '../helpers/arbitraries.js';
+import { shapeArb, sizeOf } from '../helpers/arbitraries.js';
 import { expectBitwise, expectClose } from '../helpers/assert.js';
-import { arr, realsArb } from '../helpers/reduce.js';
+import { realsArb } from '../helpers/reduce.js';
 import { describeGpu } from '../helpers/gpu.js';
+import { arr, f64 } from '../helpers/tensors.js';
 
 const RUNS = { numRuns: 100 } as const;
 

@@ -9,9 +9,9 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, DeviceError, ShapeError, ValueError, tensor } from '../../src/index.js';
 import { batchNorm, groupMean, groupNorm, rloo } from '../../src/rl/advantages.js';
 import { expectClose } from '../helpers/assert.js';
+import { arr } from '../helpers/tensors.js';
 
 const RUNS = 200;
-const arr = (t: { toArraySync(): ArrayLike<number> }) => Array.from(t.toArraySync());
 
 // ---- plain-JS references --------------------------------------------------------------------
 const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;

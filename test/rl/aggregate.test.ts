@@ -13,9 +13,8 @@ import {
   AGGREGATIONS, aggregate, aggregationCoefficients, aggregationCounts, type Aggregation,
 } from '../../src/rl/aggregate.js';
 import { expectClose } from '../helpers/assert.js';
+import { arr, f64 } from '../helpers/tensors.js';
 
-const f64 = (shape: number[], v: number[]): Tensor => tensor(Float64Array.from(v), { shape });
-const arr = (t: Tensor): number[] => Array.from(t.toArraySync());
 
 describe('hand-computed values on a ragged mask', () => {
   // 3 sequences, T = 4: lengths 3, 1 and 0 (a fully masked row). Masked entries hold junk.

@@ -14,10 +14,10 @@ import {
   type ISCorrectionKind, type ISCorrectionOptions, type ISCorrectionStats,
 } from '../../src/rl/is-corrections.js';
 import { expectClose } from '../helpers/assert.js';
+import { arr } from '../helpers/tensors.js';
 
 const RUNS = 150;
 const f64 = (x: number[][] | number[]) => tensor(x, { dtype: 'f64' });
-const arr = (t: Tensor) => Array.from(t.toArraySync());
 
 // ---- plain-JS reference (docs/paper.md §5.3) ------------------------------------------------
 interface Opts { cap: number; low: number; high: number; threshold: number }

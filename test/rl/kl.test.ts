@@ -8,13 +8,11 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, DTypeError, IndexError, ShapeError, ValueError, grad, gradcheck, tensor, type Tensor } from '../../src/index.js';
+import { ConfigError, DTypeError, IndexError, ShapeError, ValueError, grad, gradcheck, tensor } from '../../src/index.js';
 import { KL_KINDS, entropy, kl, logProbsOf, type KlKind } from '../../src/rl/kl.js';
 import { expectClose, GC } from '../helpers/assert.js';
+import { arr, f64, i32 } from '../helpers/tensors.js';
 
-const f64 = (shape: number[], v: number[]): Tensor => tensor(Float64Array.from(v), { shape });
-const i32 = (shape: number[], v: number[]): Tensor => tensor(Int32Array.from(v), { shape });
-const arr = (t: Tensor): number[] => Array.from(t.toArraySync());
 
 const refK = (kind: KlKind, lp: number, ref: number): number => {
   const d = lp - ref;

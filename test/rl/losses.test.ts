@@ -31,9 +31,8 @@ import {
   policyLossAsync, policyLossDefaults, ppoClipLoss, type LossKind, type PolicyLossInputs, type PolicyLossOptions,
 } from '../../src/rl/index.js';
 import { expectClose, GC } from '../helpers/assert.js';
+import { arr, f64 } from '../helpers/tensors.js';
 
-const f64 = (shape: number[], v: number[]): Tensor => tensor(Float64Array.from(v), { shape });
-const arr = (t: Tensor): number[] => Array.from(t.toArraySync());
 
 // ---------------------------------------------------------------------------------------------
 // Cases: a kind, its options, and the space its clip acts in.

@@ -27,8 +27,9 @@ import {
 import { broadcastPairArb, shapeArb, sizeOf } from '../helpers/arbitraries.js';
 import { expectBitwise, expectClose } from '../helpers/assert.js';
 import {
-  arr, dimArb, dimsArb, distinctGridArb, i32, indexValuesArb, matmulRef, normDimsRef, realsArb, type DimSpec,
+  dimArb, dimsArb, distinctGridArb, indexValuesArb, matmulRef, normDimsRef, realsArb, type DimSpec,
 } from '../helpers/reduce.js';
+import { arr, i32 } from '../helpers/tensors.js';
 
 const RUNS = { numRuns: 100 } as const;
 const RTOL = 1e-5;
