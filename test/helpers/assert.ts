@@ -1,6 +1,6 @@
 /**
- * The suites' numeric assertions: closeness within a tolerance, bit-for-bit equality, a value
- * inside a range, and a throw (or rejection) of one error class with a message that matches.
+ * The suites' assertions: closeness within a tolerance, bit-for-bit equality, a value inside a
+ * range, and a throw (or rejection) of one error class with a message that matches.
  *
  * Closeness takes one options object. A bound is one of two kinds, and each suite uses the one
  * it was written for:
@@ -12,6 +12,7 @@
  * suites need for masked logits (−Inf) and the CPU/WebGPU parity suites for NaN passthrough.
  * With `exactZeros`, an element whose want is 0 must be exactly 0 (±0), not merely tiny.
  */
+import { expect } from 'vitest';
 
 /** Gradcheck tolerances most suites use (central differences in f64). */
 export const GC = { rtol: 1e-6, atol: 1e-8 } as const;
@@ -87,4 +88,36 @@ export function expectBitwise(got: Readable | ArrayLike<number>, want: Readable 
 /** Asserts lo ≤ x ≤ hi (NaN fails). */
 export function expectBetween(x: number, lo: number, hi: number, what: string): void {
   if (!(x >= lo && x <= hi)) throw new Error(`${what} = ${x}, expected in [${lo}, ${hi}]`);
+}
+
+export type ErrorClass = abstract new (...args: never[]) => Error;
+
+function expectErrorOf(caught: unknown, cls: ErrorClass, patterns: RegExp[], none: string): Error {
+  expect(caught, none).toBeInstanceOf(cls);
+  const err = caught as Error;
+  expect(err.name).toBe(cls.name);
+  for (const p of patterns) expect(err.message).toMatch(p);
+  return err;
+}
+
+/** Runs fn, asserting it throws exactly `cls` (by instanceof and name) with a message matching every regex. */
+export function expectError(fn: () => unknown, cls: ErrorClass, ...patterns: RegExp[]): Error {
+  let caught: unknown;
+  try {
+    fn();
+  } catch (e) {
+    caught = e;
+  }
+  return expectErrorOf(caught, cls, patterns, 'expected a throw');
+}
+
+/** Awaits p, asserting it rejects with exactly `cls` (by instanceof and name) and a message matching every regex. */
+export async function expectRejection(p: Promise<unknown>, cls: ErrorClass, ...patterns: RegExp[]): Promise<Error> {
+  let caught: unknown;
+  try {
+    await p;
+  } catch (e) {
+    caught = e;
+  }
+  return expectErrorOf(caught, cls, patterns, 'expected a rejection');
 }
