@@ -247,7 +247,7 @@ describe('higher order', () => {
   });
 
   it('regression: grad() with createGraph keeps a recorded input connected (grad of grad was all zeros)', () => {
-    // grad() used to detach every input, so the inner gradient 3x² did not depend on the outer x.
+    // grad() must not detach a recorded input: the inner gradient 3x² has to stay a function of the outer x.
     const x = tensor([1.5, -2], { dtype: 'f64', requiresGrad: true });
     const [g2] = grad((t) => grad((u) => u.pow(3).sum(), [t], { createGraph: true })[0]!.sum(), [x]);
     expectClose(arr(g2), [9, -12], { tol: 1e-12 });

@@ -394,8 +394,8 @@ describe('i32 elementwise', () => {
       );
     });
   }
-  // Regression (found by the property below): mul computed the double product and stored it,
-  // which loses the low bits once |a·b| > 2^53; i32 mul now wraps exactly as add/sub do.
+  // Regression guard (the property below found the bug): computing the double product and
+  // storing it loses the low bits once |a·b| > 2^53; i32 mul must wrap exactly as add/sub do.
   it('regression: i32 mul wraps modulo 2^32, (2^31 - 1)^2 = 1', () => {
     const a = tensor(Int32Array.from([2 ** 31 - 1, 65537, -(2 ** 31)]));
     expect(arr(a.mul(a))).toEqual([1, 131073, 0]);

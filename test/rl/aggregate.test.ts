@@ -1,5 +1,5 @@
 /**
- * Loss aggregation (src/rl/aggregate.ts), property 7 of issue 5: every mode against values
+ * Loss aggregation (src/rl/aggregate.ts), property 7 of the loss family: every mode against values
  * computed by hand on a ragged mask (an empty row included), then against a plain-JS transcription
  * of verl's `agg_loss` on fast-check draws; its gradient is exactly the coefficients c_t (0 on
  * masked tokens, bit for bit); micro-batches normalised by the whole batch's counts add up to the

@@ -1,10 +1,11 @@
 /**
  * The first-order theorem of docs/paper.md §1, proved exactly on policies small enough to enumerate
- * (issue 5, "Property tests" 1–3). Why it exists: the whole loss family rests on the claim that
- * the token-level surrogate J_token is a first-order approximation of the true sequence-level
- * objective J_seq. Here every expectation is an exact sum over all V^T responses (V, T ∈ 2..4,
- * at most 256 responses), in f64, with gradients from the project's autograd; see src/rl/theory/tabular.ts for
- * the policies (one logit row per prefix). fast-check draws the logits θ_old, the rewards R(y)
+ * (properties 1–3 of the loss family; 4–6 are in losses.test.ts, 7 in aggregate.test.ts). Why
+ * it exists: the whole loss family rests on the claim that the token-level surrogate J_token is a
+ * first-order approximation of the true sequence-level objective J_seq. Here every expectation
+ * is an exact sum over all V^T responses (V, T ∈ 2..4, at most 256 responses), in f64, with
+ * gradients from the project's autograd; see src/rl/theory/tabular.ts for the policies (one
+ * logit row per prefix). fast-check draws the logits θ_old, the rewards R(y)
  * (continuous in [−1, 1], or binary 0/1 like a verifier's), the perturbation direction d and the
  * train–inference discrepancy direction e.
  *
@@ -58,9 +59,8 @@
  * deviation of 5%; property 3's ratios and bias/δ stayed within 2%; and three passes of this file
  * at numRuns 4000 passed. The tolerances are therefore not tight against the asymptotics.
  *
- * Property 4 (MiniRL vs PPO-clip, GSPO-token vs GSPO, through `policyLoss`) is not here: the
- * loss entry point did not exist when this file was written; it belongs with the loss tests
- * (test/rl/losses.test.ts).
+ * Property 4 (MiniRL vs PPO-clip, GSPO-token vs GSPO, through `policyLoss`) is checked with the
+ * other loss properties, in test/rl/losses.test.ts.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';

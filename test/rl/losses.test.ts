@@ -1,5 +1,6 @@
 /**
- * The policy-loss family (src/rl/losses), issue 5 properties 4–6 and its bad-input list.
+ * The policy-loss family (src/rl/losses): properties 4–6 of the loss family (1–3 are in
+ * first-order.test.ts, 7 in aggregate.test.ts) and its bad-input list.
  *
  * - Property 5, every loss in every clip region: fast-check draws a ragged batch and, per token
  *   (per sequence for GSPO), a region inside, above or below the kind's clip band (and beyond the

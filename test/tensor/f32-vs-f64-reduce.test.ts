@@ -7,8 +7,8 @@
  * Tolerance. The CPU kernels accumulate every reduction in float64 and round once when
  * storing, so an op that is a single kernel on f32-representable inputs (sum over one dim,
  * max, min, logsumexp, softmax, logSoftmax, topk, gather, embedding) must give exactly
- * fround(f64 result): that is checked bit for bit. matmul is the exception: since the
- * WebAssembly SIMD kernel (issue 7) f32 products accumulate in f32, every product and sum
+ * fround(f64 result): that is checked bit for bit. matmul is the exception: f32 products
+ * (the WebAssembly SIMD kernel and its JS fallback) accumulate in f32, every product and sum
  * rounded, in order p = 0..k−1, so its f32 forward is checked bit for bit against that rule
  * (matmulRef with f32 accumulation) and against f64 within the tolerance below (k ≤ 5 and
  * inputs in [-3, 3] keep its error k·2^-24·Σ|a·b| under the absolute term). Composite forwards (mean, multi-dim sums,

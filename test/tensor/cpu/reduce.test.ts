@@ -1,6 +1,6 @@
 /**
- * The CPU sum and softmax kernels (src/tensor/cpu/reduce.ts) against their first versions kept
- * as references (reduce-v1.ts): sums over every [outer, n, inner] split (the interchanged loops
+ * The CPU sum and softmax kernels (src/tensor/cpu/reduce.ts) against their v1 reference
+ * kernels (reduce-v1.ts): sums over every [outer, n, inner] split (the interchanged loops
  * of leading-axis sums), softmax, logSoftmax and logsumexp along any axis, f32 and f64, with NaN,
  * ±0, ±Inf and large magnitudes (−1e30, the attention mask's score) among the values: outputs
  * agree bit for bit.

@@ -2,17 +2,14 @@
  * The CPU matmul kernels and their two references (kernels/matmul.ts):
  *  - v1 references: matmulNaive accumulates in float64 (one rounding at the store) and is what
  *    f64 and mixed f32/f64 products compute; matmulNaiveF32 rounds every product and every sum
- *    to f32, and is what f32 products compute since the WebAssembly SIMD kernel (issue 7).
+ *    to f32, and is what f32 products compute (the WebAssembly SIMD kernel matches it bit for bit).
  *  - v2, matmulJs (the JS 3 x 4 register tile): with f64 accumulation it must equal
  *    matmulNaive bit for bit for every size, offset, transpose and array type; with f32
  *    accumulation (its role as the fallback of the WebAssembly kernel) it must equal
  *    matmulNaiveF32 bit for bit.
  *  - matmulInto, what the backend calls: f32 operands must give matmulNaiveF32's bits, f64
  *    operands matmulNaive's.
- * Before the WebAssembly kernel, f32 products accumulated in float64, and these tests
- * asserted matmulInto == matmulNaive for f32 too; that assertion now holds for matmulJs in
- * f64 mode, and f32 matmulInto is held to the f32 reference instead. Every kernel is also
- * checked for batch invariance (a row computed alone equals that row inside any batch).
+ * Every kernel is also checked for batch invariance (a row computed alone equals that row inside any batch).
  * Comparisons are on the bytes of the whole output array, so writes outside the m*n block are
  * caught too. The WebAssembly kernel's own properties (threads, blocks) are in
  * matmul-wasm.test.ts.
