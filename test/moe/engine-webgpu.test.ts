@@ -1,11 +1,11 @@
 /**
  * The inference engine on WebGPU (skipped, with the reason printed, where no adapter exists):
- * its decode paths must compute the same values as the first version. The current path keeps
+ * its fast decode path must compute the same values as the reference path. The fast path keeps
  * each layer's chosen expert ids on the device and reads them back once per step
  * (InferenceEngine.deviceRouting) and runs RoPE, RMSNorm, decode attention, the KV cache growth and the expert
  * mix as one fused kernel each (FUSED_ROPE, FUSED_RMSNORM, FUSED_ATTENTION,
- * InferenceEngine.fusedMix, which in the exact profile runs only the chosen experts); the first
- * awaited the ids per layer and composed them from their ops. The chosen-experts kernel is also
+ * InferenceEngine.fusedMix, which in the exact profile runs only the chosen experts); the
+ * reference path (those switches off) awaits the ids per layer and composes them from their ops. The chosen-experts kernel is also
  * checked directly against the dense dispatch at moe-small's sizes. Same tokens, μ and
  * routing bit for bit, and, in the exact profile, μ equals the trainer's GPU log-probs bit for
  * bit (the property the CPU suite, engine.test.ts, checks on the CPU).
@@ -17,7 +17,7 @@ import type { WebGpuBackend } from '../../src/tensor/webgpu/index.js';
 import { expertRows, InferenceEngine, MOE_TINY, MoETransformer, RoutingTrace, sequenceLogProbs, type GeneratedSequence } from '../../src/moe/index.js';
 import { FUSED_ATTENTION, FUSED_ROPE } from '../../src/nn/attention.js';
 import { FUSED_RMSNORM } from '../../src/nn/layers.js';
-import { describeGpu } from '../tensor/webgpu/gpu.js';
+import { describeGpu } from '../helpers/gpu.js';
 
 const prompts = (count: number, len: number, seed: number) => {
   const r = new Rng(seed);

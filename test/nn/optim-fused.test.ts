@@ -12,7 +12,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { noGrad, tensor, tidy, type Tensor } from '../../src/index.js';
 import { AdamW, adamwUpdateComposed, adamwUpdateFused } from '../../src/nn/optim.js';
-import { expectBitwise } from '../helpers/reduce.js';
+import { expectBitwise } from '../helpers/assert.js';
 import { adamwInto } from '../../src/tensor/cpu/optim.js';
 import { adamwWasmInto, wasmAdamWStatus } from '../../src/tensor/cpu/optim-wasm.js';
 

@@ -12,7 +12,8 @@ import {
   sequenceSpace, table, perSequence, tabularPolicy, tokenLogProbs, tokenLogp, biasVarianceSetup, sharedPolicy,
   type EstimatorName, type SequenceSpace,
 } from '../../../src/rl/theory/index.js';
-import { valueArb } from '../../helpers/arbitraries.js';
+import { valueArb, valuesArb } from '../../helpers/arbitraries.js';
+import { expectClose } from '../../helpers/assert.js';
 
 const RUNS = { numRuns: 30 } as const;
 
@@ -31,7 +32,7 @@ const drawArb: fc.Arbitrary<Draw> = fc
   .chain(({ V, T }) => {
     const sp = spaceFor(V, T);
     const k = sp.numPrefixes * V;
-    const arr = (n: number, lo: number, hi: number) => fc.array(valueArb(lo, hi), { minLength: n, maxLength: n });
+    const arr = (n: number, lo: number, hi: number) => valuesArb(n, valueArb(lo, hi));
     return fc.record({
       V: fc.constant(V), T: fc.constant(T), theta: arr(k, -2, 2), muLogits: arr(k, -2, 2), old: arr(k, -2, 2),
       reward: fc.oneof(arr(sp.numSeqs, -1, 1), fc.array(fc.constantFrom(0, 1), { minLength: sp.numSeqs, maxLength: sp.numSeqs })),
@@ -77,14 +78,6 @@ function bruteCoef(name: EstimatorName, sp: SequenceSpace, z: number[], old: num
 
 const vals = (t: Tensor): Float64Array => t.toArraySync() as Float64Array;
 
-function expectClose(got: ArrayLike<number>, want: ArrayLike<number>, tol: number, what: string): void {
-  expect(got.length).toBe(want.length);
-  for (let i = 0; i < want.length; i++) {
-    const err = Math.abs(got[i]! - want[i]!);
-    if (!(err <= tol * Math.max(1, Math.abs(want[i]!)))) expect.fail(`${what}[${i}]: got ${got[i]}, want ${want[i]} (|diff| ${err.toExponential(2)})`);
-  }
-}
-
 describe('exact expectations equal brute-force summation (random tabular worlds)', () => {
   it('J_seq, ∇J_seq, token log-probs and KL', () => {
     fc.assert(fc.property(drawArb, (d) => {
@@ -93,17 +86,17 @@ describe('exact expectations equal brute-force summation (random tabular worlds)
       const theta = Float64Array.from(d.theta);
       let want = 0;
       for (let n = 0; n < sp.numSeqs; n++) want += bruteSeqProb(sp, d.theta, n) * d.reward[n]!;
-      expectClose([jSeqValue(policy, theta, d.reward)], [want], 1e-12, 'J_seq');
+      expectClose([jSeqValue(policy, theta, d.reward)], [want], { tol: 1e-12, what: 'J_seq' });
       const auto = vals(grad((x) => jSeq(sp, x, perSequence(sp, d.reward)), [table(sp, d.theta)])[0]!);
-      expectClose(jSeqGradient(policy, theta, d.reward), auto, 1e-12, '∇J_seq');
+      expectClose(jSeqGradient(policy, theta, d.reward), auto, { tol: 1e-12, what: '∇J_seq' });
       const lp = tokenLogProbs(sp, d.theta);
-      expectClose(lp, vals(tokenLogp(sp, table(sp, d.theta))), 1e-12, 'log π');
+      expectClose(lp, vals(tokenLogp(sp, table(sp, d.theta))), { tol: 1e-12, what: 'log π' });
       let kl = 0;
       for (let n = 0; n < sp.numSeqs; n++) {
         const p = bruteSeqProb(sp, d.muLogits, n);
         kl += p * Math.log(p / bruteSeqProb(sp, d.theta, n));
       }
-      expectClose([klSequence(sp, tokenLogProbs(sp, d.muLogits), lp)], [kl], 1e-10, 'KL');
+      expectClose([klSequence(sp, tokenLogProbs(sp, d.muLogits), lp)], [kl], { tol: 1e-10, what: 'KL' });
     }), RUNS);
   });
 
@@ -114,7 +107,7 @@ describe('exact expectations equal brute-force summation (random tabular worlds)
       const theta = Float64Array.from(d.theta);
       const inputs = { policy, theta, reward: d.reward, logpOld: tokenLogProbs(sp, d.old), logpMu: tokenLogProbs(sp, d.muLogits) };
       const m = estimatorMoments(name, inputs);
-      expectClose(expectedGradient(name, inputs), m.mean, 1e-12, `${name} mean vs moments`);
+      expectClose(expectedGradient(name, inputs), m.mean, { tol: 1e-12, what: `${name} mean vs moments` });
       // Per response, g(y) = ∇ Σ_t c_t log π_θ(y_t) through autograd; then the mean and E‖g‖².
       const T = sp.length;
       const mean = new Float64Array(theta.length);
@@ -129,9 +122,9 @@ describe('exact expectations equal brute-force summation (random tabular worlds)
         for (let i = 0; i < g.length; i++) { mean[i]! += w * g[i]!; sq += g[i]! * g[i]!; }
         second += w * sq;
       }
-      expectClose(m.mean, mean, 1e-10, `${name} mean`);
+      expectClose(m.mean, mean, { tol: 1e-10, what: `${name} mean` });
       const variance = second - mean.reduce((s, v) => s + v * v, 0);
-      expectClose([m.variance], [Math.max(0, variance)], 1e-9, `${name} variance`);
+      expectClose([m.variance], [Math.max(0, variance)], { tol: 1e-9, what: `${name} variance` });
     }), RUNS);
   });
 });
@@ -143,7 +136,7 @@ describe('sequence IS is exact; every estimator is exact at μ = π_old = π_θ'
       const policy = tabularPolicy(sp);
       const theta = Float64Array.from(d.theta);
       const g = expectedGradient('seq-is', { policy, theta, reward: d.reward, logpOld: tokenLogProbs(sp, d.old), logpMu: tokenLogProbs(sp, d.muLogits) }, { baseline });
-      expectClose(g, jSeqGradient(policy, theta, d.reward), 1e-10, 'seq-is − ∇J_seq');
+      expectClose(g, jSeqGradient(policy, theta, d.reward), { tol: 1e-10, what: 'seq-is − ∇J_seq' });
     }), RUNS);
   });
 
@@ -154,7 +147,7 @@ describe('sequence IS is exact; every estimator is exact at μ = π_old = π_θ'
       const theta = Float64Array.from(d.theta);
       const lp = tokenLogProbs(sp, d.theta);
       const g = expectedGradient(name, { policy, theta, reward: d.reward, logpOld: lp, logpMu: lp });
-      expectClose(g, jSeqGradient(policy, theta, d.reward), 1e-10, `${name} at μ = π`);
+      expectClose(g, jSeqGradient(policy, theta, d.reward), { tol: 1e-10, what: `${name} at μ = π` });
     }), RUNS);
   });
 });

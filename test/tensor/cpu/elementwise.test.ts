@@ -1,6 +1,6 @@
 /**
  * The specialised CPU elementwise and copy kernels (src/tensor/cpu/elementwise.ts, indexing.ts)
- * against the first versions kept as references (elementwise-v1.ts): every binary op, every
+ * against the v1 reference kernels (elementwise-v1.ts): every binary op, every
  * comparison, i32 multiplication, where() and every unary op, over broadcast shape pairs of
  * rank 0–5 with dims up to 5 (so coalescing meets size-1 dims, stretched dims and contiguous
  * runs in every arrangement), in f32, f64 and i32, with NaN, ±0 and ±Inf among the values:
@@ -13,7 +13,7 @@ import { BINARY_FN, COMPARE_FN, binaryInto, unaryInto, whereInto } from '../../.
 import { binaryIntoV1, unaryIntoV1, whereIntoV1 } from '../../../src/tensor/cpu/elementwise-v1.js';
 import { expandInto, permuteInto } from '../../../src/tensor/cpu/indexing.js';
 import { broadcastShapes, broadcastStrides, stridesOf } from '../../../src/tensor/shape.js';
-import { expectBitwise } from '../../helpers/reduce.js';
+import { expectBitwise } from '../../helpers/assert.js';
 
 type Shape = number[];
 const RUNS = { numRuns: 300 } as const;
@@ -138,7 +138,7 @@ describe('CPU elementwise kernels vs v1 (bit for bit)', () => {
   });
 });
 
-// relu on f32 and the comparisons take branch-free paths (issue 7) that work on bit patterns
+// relu on f32 and the comparisons take branch-free paths that work on bit patterns
 // or on `+(x > y)`; these run them over every class of f32 bit pattern (denormals, the largest
 // finite, ±inf, quiet and signalling NaNs of both signs, ±0) and random bits.
 describe('branch-free relu and comparisons vs v1 on edge bit patterns', () => {

@@ -1,6 +1,6 @@
 /**
- * The CPU sum and softmax kernels (src/tensor/cpu/reduce.ts) against their first versions kept
- * as references (reduce-v1.ts): sums over every [outer, n, inner] split (the interchanged loops
+ * The CPU sum and softmax kernels (src/tensor/cpu/reduce.ts) against their v1 reference
+ * kernels (reduce-v1.ts): sums over every [outer, n, inner] split (the interchanged loops
  * of leading-axis sums), softmax, logSoftmax and logsumexp along any axis, f32 and f64, with NaN,
  * ±0, ±Inf and large magnitudes (−1e30, the attention mask's score) among the values: outputs
  * agree bit for bit.
@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { describe, it } from 'vitest';
 import { logsumexpInto, reduceInto, softmaxInto } from '../../../src/tensor/cpu/reduce.js';
 import { logsumexpIntoV1, reduceIntoV1, softmaxIntoV1 } from '../../../src/tensor/cpu/reduce-v1.js';
-import { expectBitwise } from '../../helpers/reduce.js';
+import { expectBitwise } from '../../helpers/assert.js';
 
 const special = fc.constantFrom(NaN, 0, -0, Infinity, -Infinity, 1e30, -1e30, 88, -104, -744, -745.5, -746.5, -800);
 const valueArb = fc.oneof({ weight: 6, arbitrary: fc.double({ min: -20, max: 20, noNaN: true }) }, { weight: 1, arbitrary: special });

@@ -11,7 +11,7 @@ import { afterAll, expect, it } from 'vitest';
 import { roundBf16, roundFp8e4m3, tensor, where, type Tensor } from '../../../src/index.js';
 import { EW_VERSION } from '../../../src/tensor/webgpu/kernels/elementwise.js';
 import { broadcastPairArb, shapeArb, sizeOf } from '../../helpers/arbitraries.js';
-import { describeGpu } from './gpu.js';
+import { describeGpu } from '../../helpers/gpu.js';
 
 afterAll(() => {
   EW_VERSION.current = 2;

@@ -10,7 +10,7 @@ import { Rng, Tensor, noGrad, randn, tensor, tidy } from '../../../src/index.js'
 import type { WebGpuBackend } from '../../../src/tensor/webgpu/index.js';
 import { FUSED_ATTENTION, FUSED_ROPE, KVCacheLayer, decodeAttention, ropeHeads } from '../../../src/nn/attention.js';
 import { FUSED_RMSNORM, addRmsNorm, rmsNorm } from '../../../src/nn/layers.js';
-import { describeGpu } from './gpu.js';
+import { describeGpu } from '../../helpers/gpu.js';
 
 describeGpu('fused WebGPU kernels', () => {
   afterEach(() => {

@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { expect, it } from 'vitest';
 import { indexAdd, indexAddV1 } from '../../../src/tensor/webgpu/kernels/indexing.js';
 import type { WebGpuStorage } from '../../../src/tensor/webgpu/index.js';
-import { describeGpu, gpu } from './gpu.js';
+import { describeGpu, gpu } from '../../helpers/gpu.js';
 
 const caseArb = fc
   .record({

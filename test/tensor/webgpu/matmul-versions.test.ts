@@ -12,7 +12,7 @@ import { matmulT, tensor } from '../../../src/index.js';
 import type { MatmulParams } from '../../../src/tensor/backend.js';
 import type { WebGpuStorage } from '../../../src/tensor/webgpu/index.js';
 import { MATMUL_VERSION, matmul as gpuMatmul } from '../../../src/tensor/webgpu/kernels/matmul.js';
-import { describeGpu, gpu } from './gpu.js';
+import { describeGpu, gpu } from '../../helpers/gpu.js';
 
 afterAll(() => {
   MATMUL_VERSION.current = 2;

@@ -13,7 +13,7 @@
 import { expect, it } from 'vitest';
 import { tensor, tidy } from '../../../src/index.js';
 import { CONSTANTS, SHARE_IDENTITY_COPIES, UPLOADS } from '../../../src/tensor/webgpu/backend.js';
-import { describeGpu, gpu } from './gpu.js';
+import { describeGpu, gpu } from '../../helpers/gpu.js';
 
 describeGpu('webgpu: identity copies share buffers', () => {
   it('reshape / detach / clone / assign: values survive the original, pool returns to its start', async () => {
