@@ -156,22 +156,29 @@ describe('bias against δ and T (docs/theory.md, figure 1)', () => {
   const TOKEN_LEVEL: EstimatorName[] = ['no-is', 'token-is', 'token-tis', 'minirl', 'minirl-noclip', 'gspo'];
   const norm = (a: ArrayLike<number>, b: ArrayLike<number>) => Math.sqrt(Array.from(a).reduce((s, v, i) => s + (v - b[i]!) ** 2, 0));
 
-  /** Keeps a draw when bias(1e-2) ≥ 1e-5, then asserts the ratio over two halvings is in [1.6, 2.4]. */
+  /**
+   * Keeps a draw when bias(1e-3) ≥ 5e-5, i.e. its leading coefficient |b₁| ≳ 0.05, then asserts
+   * the ratio over two halvings (1e-3 → 5e-4 → 2.5e-4) is in [1.7, 2.3]. The ratio is
+   * 2(1 + ε)/(1 + ε/2) with ε = (b₂/b₁)·x, so the filter keeps ε below about 0.02·|b₂|.
+   * Measured with THEORY_RUNS=3000 (both properties, about 3,300 kept draws): worst |ratio − 2|
+   * 0.014, against the 0.3 the bounds allow.
+   */
   function expectLinear(what: string, bias: (x: number) => number): boolean {
-    const b = [1e-2, 5e-3, 2.5e-3].map(bias);
-    if (b[0]! < 1e-5) return false;
+    const b = [1e-3, 5e-4, 2.5e-4].map(bias);
+    if (b[0]! < 5e-5) return false;
     for (const [i, j] of [[0, 1], [1, 2]] as const) {
       const ratio = b[i]! / b[j]!;
-      if (!(ratio >= 1.6 && ratio <= 2.4)) expect.fail(`${what}: bias ratio ${ratio} over halving ${i}→${j} (biases ${b.join(', ')})`);
+      worstRatio = Math.max(worstRatio, Math.abs(ratio - 2));
+      if (!(ratio >= 1.7 && ratio <= 2.3)) expect.fail(`${what}: bias ratio ${ratio} over halving ${i}→${j} (biases ${b.join(', ')})`);
     }
     return true;
   }
+  let worstRatio = 0;
 
   /**
    * First order in δ: μ = softmax(θ + δe), θ = θ_old. The bias is δ·b₁ + O(δ²), so halving δ
-   * halves it: ratio in [1.6, 2.4] for δ = 1e-2 → 5e-3 → 2.5e-3. A draw is kept when the bias at
-   * δ = 1e-2 is ≥ 1e-5 (b₁ can vanish: T = 1 makes every token weight the sequence weight, and a
-   * constant reward cancels it).
+   * halves it (expectLinear). A draw is kept only when b₁ is not small (b₁ can vanish: T = 1
+   * makes every token weight the sequence weight, and a constant reward cancels it).
    */
   it('bias is linear in δ for every estimator but seq-is (ratio over halvings ≈ 2)', () => {
     let kept = 0;
@@ -185,14 +192,15 @@ describe('bias against δ and T (docs/theory.md, figure 1)', () => {
         policy, theta, reward: d.reward, logpOld: lp, logpMu: tokenLogProbs(sp, d.theta.map((v, i) => v + delta * d.muLogits[i]!)),
       }), truth);
       if (expectLinear(`${name}, δ`, bias)) kept++;
-    }), { numRuns: 60 });
+    }), { numRuns: Number(process.env.THEORY_RUNS ?? 60) });
     expect(kept).toBeGreaterThan(20);
+    if (process.env.THEORY_RUNS) console.log('worst |ratio − 2|', worstRatio, 'kept', kept);
   });
 
   /**
    * First order in staleness: μ = π_old, θ = θ_old + s·d. Every estimator but seq-is (which is
    * exact) and MiniRL with its mask (piecewise: the mask switches on at a finite s) has bias
-   * s·b₁ + O(s²): ratio over halvings of s in [1.6, 2.4].
+   * s·b₁ + O(s²): halving s halves it (expectLinear).
    */
   it('bias is linear in the staleness s for every unmasked estimator', () => {
     let kept = 0;
@@ -205,8 +213,9 @@ describe('bias against δ and T (docs/theory.md, figure 1)', () => {
         return norm(expectedGradient(name, { policy, theta, reward: d.reward, logpOld: lp, logpMu: lp }), jSeqGradient(policy, theta, d.reward));
       };
       if (expectLinear(`${name}, s`, bias)) kept++;
-    }), { numRuns: 60 });
+    }), { numRuns: Number(process.env.THEORY_RUNS ?? 60) });
     expect(kept).toBeGreaterThan(20);
+    if (process.env.THEORY_RUNS) console.log('worst |ratio − 2|', worstRatio, 'kept', kept);
   });
 
   /**
