@@ -125,7 +125,8 @@ describe('a routing flip, with and without replay', () => {
         const fdLive = jump / (2 * h);
         expect(Math.abs(fdLive - analytic)).toBeGreaterThan(1e3);
       }
-    }), { numRuns: 40 });
+    }), { numRuns: Number(process.env.THEORY_RUNS ?? 40) });
+    if (process.env.THEORY_RUNS) console.log('jumps', jumps);
     expect(jumps).toBeGreaterThan(20);
   });
 
