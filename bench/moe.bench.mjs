@@ -3,9 +3,9 @@
 // the CPU and, when an adapter can be had, on WebGPU. Medians of repeated runs. On WebGPU a second row,
 // "webgpu v1", runs the original kernels and the original dense expert dispatch in the same
 // process (bench/kernels/webgpu-versions.mjs), so old and new are timed under the same load.
-import { Rng, initWebGpu, deviceInfo, webgpuBackend, randint, tidy, nn, moe } from 'stablerl';
+import { Rng, initWebGpu, deviceInfo, webgpuBackend, randint, tidy, withFlags, nn, moe } from 'stablerl';
 import { median, report, WORKLOADS } from './util.mjs';
-import { useWebGpuKernels } from './kernels/webgpu-versions.mjs';
+import { WEBGPU_V1_FLAGS } from './kernels/webgpu-versions.mjs';
 
 const { MoETransformer, MOE_PRESETS, InferenceEngine } = moe;
 const { AdamW } = nn;
@@ -68,14 +68,11 @@ for (const name of ['moe-tiny', 'moe-small']) {
     report(WORKLOADS[tiny ? 'tinyTrain' : 'smallTrain'], `stablerl ${device}`, ms, 'ms');
     report(WORKLOADS[tiny ? 'tinyGen' : 'smallGen'], `stablerl ${device}`, tps, 'tok/s');
     if (device === 'webgpu') {
-      const restore = useWebGpuKernels('v1');
-      try {
+      await withFlags(WEBGPU_V1_FLAGS, async () => {
         const ms1 = await trainStep(name, device, B, T, 3, 'dense');
         const tps1 = await generation(name, device, 8, 8, 16, 3, 'dense');
         console.log(`| ${name} | webgpu v1 (original kernels, dense dispatch) | ${B}×${T} | ${ms1.toFixed(0)} | 8×16 | ${tps1.toFixed(0)} |`);
-      } finally {
-        restore();
-      }
+      });
     }
   }
 }

@@ -6,9 +6,9 @@
 // Targets (issue 7, on the llvmpipe software adapter): matmul 1024³ ≥ 25 GFLOP/s, MLP step ≤ 25 ms.
 // The MLP step is also timed with the original kernels in the same process (a "v1 kernels" row,
 // bench/kernels/webgpu-versions.mjs), so the two numbers share the machine's load.
-import { Rng, deviceInfo, initWebGpu, keep, matmulT, noGrad, randint, randn, tidy, webgpuBackend } from 'stablerl';
+import { Rng, deviceInfo, initWebGpu, keep, matmulT, noGrad, randint, randn, tidy, webgpuBackend, withFlags } from 'stablerl';
 import { median, report, WORKLOADS } from './util.mjs';
-import { useWebGpuKernels } from './kernels/webgpu-versions.mjs';
+import { WEBGPU_V1_FLAGS } from './kernels/webgpu-versions.mjs';
 
 try {
   await initWebGpu();
@@ -90,13 +90,7 @@ try {
     lossN = v;
   };
   const ms = await timeGpuMs(step, { warmup: 2, runs: 7 });
-  const restore = useWebGpuKernels('v1');
-  let msV1;
-  try {
-    msV1 = await timeGpuMs(step, { warmup: 2, runs: 7 });
-  } finally {
-    restore();
-  }
+  const msV1 = await withFlags(WEBGPU_V1_FLAGS, () => timeGpuMs(step, { warmup: 2, runs: 7 }));
   mlp = { ms, msV1, loss0, lossN };
 } catch (e) {
   mlp = { error: e.message.split('\n')[0] };

@@ -41,7 +41,7 @@ for (const [label, n] of [['one tensor of 16×256×128', 16 * 256 * 128], ['6.3 
   const vabs = v.abs();
   const composed = await time(() => tidy(() => adamwUpdateComposed(p, g, m, vabs, s)));
   const fused = await time(() => {
-    const [np, nm, nv] = gpu.adamw(p.storage, g.storage, m.storage, vabs.storage, s);
+    const [np, nm, nv] = gpu.routines.adamw(p.storage, g.storage, m.storage, vabs.storage, s);
     for (const [t, st] of [[p, np], [m, nm], [vabs, nv]]) {
       const fresh = new Tensor(st, t.shape);
       t.assign(fresh);

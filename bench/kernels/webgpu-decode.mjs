@@ -1,17 +1,15 @@
 // moe-small generation on WebGPU (issue 7's decode target: 8 prompts × 16 new tokens), the
-// engine's current decode path (v2) against its first version (v1: InferenceEngine.deviceRouting
-// and fusedMix off, one read-back per MoE layer per step; FUSED_ROPE / FUSED_RMSNORM /
-// FUSED_ATTENTION off: RoPE, RMSNorm (+ residual add), decode attention, KV growth and the expert
-// mix composed from their ops), and v1 on the
-// original kernels (v0, bench/kernels/webgpu-versions.mjs: host-side savings and the decode
-// reshape of heads stay on there, so v0 is faster than the issue's starting point). Versions
+// engine's default decode path (v2) against the composed one (v1: flags 'moe.deviceRouting' and
+// 'moe.fusedMix' off, one read-back per MoE layer per step; 'nn.fusedRope', 'nn.fusedRmsNorm' and
+// 'nn.fusedAttention' off: RoPE, RMSNorm (+ residual add), decode attention, KV growth and the
+// expert mix composed from their ops), and v1 on the original kernels (v0,
+// bench/kernels/webgpu-versions.mjs: host-side savings and the decode reshape of heads stay on
+// there). Versions
 // alternate in one process so the machine's load falls on all alike. Reports tokens/s (median wall time) and process CPU ms per token.
 // Usage: npm run build && node bench/kernels/webgpu-decode.mjs [runs=7]
-import { Rng, initWebGpu, deviceInfo, webgpuBackend, moe } from '../../dist/index.js';
-import { FUSED_ATTENTION, FUSED_ROPE } from '../../dist/nn/attention.js';
-import { FUSED_RMSNORM } from '../../dist/nn/layers.js';
+import { Rng, initWebGpu, deviceInfo, resetFlags, setFlags, webgpuBackend, moe } from '../../dist/index.js';
 import { median } from '../util.mjs';
-import { useWebGpuKernels } from './webgpu-versions.mjs';
+import { WEBGPU_V1_FLAGS } from './webgpu-versions.mjs';
 
 const { MoETransformer, MOE_PRESETS, InferenceEngine } = moe;
 const runs = Number(process.argv[2] ?? 7);
@@ -22,13 +20,11 @@ const engine = new InferenceEngine(model);
 const r = new Rng(3);
 const B = 8, newTokens = 16;
 const prompts = Array.from({ length: B }, () => Array.from(r.int(8, cfg.vocabSize)));
-const versions = { v0: { deviceRouting: false, fused: false }, v1: { deviceRouting: false, fused: false }, v2: { deviceRouting: true, fused: true } };
-let restore = null;
+const decodeFlags = (on) => ({ 'moe.deviceRouting': on, 'moe.fusedMix': on, 'nn.fusedRope': on, 'nn.fusedRmsNorm': on, 'nn.fusedAttention': on });
+const versions = { v0: WEBGPU_V1_FLAGS, v1: decodeFlags(false), v2: decodeFlags(true) };
 const set = (v) => {
-  restore?.();
-  restore = v === 'v0' ? useWebGpuKernels('v1') : null;
-  InferenceEngine.deviceRouting = InferenceEngine.fusedMix = versions[v].deviceRouting;
-  FUSED_ROPE.current = FUSED_RMSNORM.current = FUSED_ATTENTION.current = versions[v].fused;
+  resetFlags();
+  setFlags(versions[v]);
 };
 const names = ['v0', 'v1', 'v2'];
 const wall = {}, cpu = {}, submits = {};

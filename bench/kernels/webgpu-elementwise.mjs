@@ -4,8 +4,7 @@
 // `npx tsc -p tsconfig.build.json && node bench/kernels/webgpu-elementwise.mjs`.
 // Prints a markdown table of median ms over 7 runs after 2 warm-ups (each run waits for the
 // GPU) and ns per output element.
-import { initWebGpu, randn, Rng, webgpuBackend } from '../../dist/index.js';
-import { EW_VERSION } from '../../dist/tensor/webgpu/kernels/elementwise.js';
+import { initWebGpu, randn, Rng, webgpuBackend, withFlags } from '../../dist/index.js';
 import { median } from '../util.mjs';
 
 try {
@@ -48,9 +47,7 @@ console.log(`## elementwise, WebGPU (${gpu.describe()}), ${n} elements\n`);
 console.log('| op | v1 ms | v2 ms | v1 ns/el | v2 ns/el | v1 / v2 |');
 console.log('|---|---|---|---|---|---|');
 for (const [label, fn] of CASES) {
-  EW_VERSION.current = 1;
-  const t1 = await time(fn);
-  EW_VERSION.current = 2;
-  const t2 = await time(fn);
+  const t1 = await withFlags({ 'webgpu.elementwiseVersion': 1 }, () => time(fn));
+  const t2 = await withFlags({ 'webgpu.elementwiseVersion': 2 }, () => time(fn));
   console.log(`| ${label} | ${t1.toFixed(2)} | ${t2.toFixed(2)} | ${((t1 * 1e6) / n).toFixed(2)} | ${((t2 * 1e6) / n).toFixed(2)} | ${(t1 / t2).toFixed(1)}× |`);
 }

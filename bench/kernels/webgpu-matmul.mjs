@@ -5,8 +5,7 @@
 // Products with m and n above 8 run the same kernel in both versions: their v1 / v2 ratio is the
 // measurement noise (large on a shared 2-core machine).
 const root = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
-const { initWebGpu, webgpuBackend, randn, Rng, matmulT } = await import(`${root}/dist/index.js`);
-const MM = await import(`${root}/dist/tensor/webgpu/kernels/matmul.js`);
+const { initWebGpu, webgpuBackend, randn, Rng, matmulT, setFlags, resetFlags } = await import(`${root}/dist/index.js`);
 const { median } = await import(`${root}/bench/util.mjs`);
 try {
   await initWebGpu();
@@ -35,13 +34,14 @@ for (const [label, as, bs, ta, tb] of cases) {
   const REPS = big ? 1 : 30;
   const res = {};
   for (const v of [1, 2, 1, 2]) {
-    MM.MATMUL_VERSION.current = v;
+    setFlags({ 'webgpu.matmulVersion': v });
     const run = () => { const o = []; for (let i = 0; i < REPS; i++) o.push(matmulT(x, y, ta, tb)); return o; };
     for (const o of run()) o.dispose(); await b.sync();
     const ts = [];
     for (let r = 0; r < 5; r++) { const t0 = performance.now(); const o = run(); await b.sync(); ts.push((performance.now() - t0) / REPS); for (const t of o) t.dispose(); }
     res[v] = Math.min(res[v] ?? Infinity, median(ts));
   }
+  resetFlags();
   const flops = 2 * (as.length === 3 ? as[0] : 1) * as[as.length - 2] * as[as.length - 1] * (tb ? bs[bs.length - 2] : bs[bs.length - 1]);
   console.log(`| ${label} | ${res[1].toFixed(3)} | ${res[2].toFixed(3)} | ${(flops / res[1] / 1e6).toFixed(1)} | ${(flops / res[2] / 1e6).toFixed(1)} | ${(res[1] / res[2]).toFixed(2)}× |`);
   x.dispose();

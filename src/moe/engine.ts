@@ -13,22 +13,20 @@
  * each whatever their size) and by the dense expert dispatch running every expert on every
  * token. So the decode path there keeps the routing on the device (one read-back per step),
  * runs RoPE, the residual add + RMSNorm, the one-query attention, the KV growth and the chosen
- * experts as fused kernels (src/tensor/webgpu/kernels/fused.ts), each bit-identical to the ops
- * it replaces, so the exact profile still gives μ == π bit for bit (test/moe/engine-webgpu.test.ts).
- * The first path stays behind InferenceEngine.deviceRouting / fusedMix and the FUSED_* switches.
+ * experts as the backend's fused routines (Backend.routines; WebGPU's are in
+ * src/tensor/webgpu/kernels/fused.ts), each bit-identical to the composed ops it replaces, so the exact profile still gives μ == π bit for bit (test/moe/engine-webgpu.test.ts).
+ * Flags 'moe.deviceRouting', 'moe.fusedMix' and 'nn.fused*' turn each of these off (src/tensor/flags.ts).
  */
 import {
-  ConfigError, DTypeError, Rng, ShapeError, Tensor, tensor, tidy, type DeviceName, type RngState,
+  ConfigError, DTypeError, Rng, ShapeError, Tensor, getFlag, hasRoutine, tensor, tidy, tryRoutine, type DeviceName, type RngState,
 } from '../tensor/index.js';
 import {
   add, cat, div, embedding, exp, logSoftmax, logsumexp, matmulT, mul, noGrad, reshape, roundBf16,
   roundFp8e4m3, slice, softmax, square, sum, transpose, where,
 } from '../autograd/index.js';
 import { fromTypedArray } from '../tensor/creation.js';
-import type { WebGpuBackend } from '../tensor/webgpu/index.js';
-import { chosenExpertsFits } from '../tensor/webgpu/kernels/fused.js';
 import { addRmsNorm, rmsNorm } from '../nn/layers.js';
-import { decodeAttention, FUSED_ROPE, KVCache, MASKED_SCORE, ropeHeads, ropeTables } from '../nn/attention.js';
+import { decodeAttention, KVCache, MASKED_SCORE, ropeHeads, ropeTables } from '../nn/attention.js';
 import type { MoETransformer } from './transformer.js';
 import { expertRows } from './layer.js';
 import { gateWeights } from './router.js';
@@ -78,19 +76,6 @@ function segment<T>(fn: () => T): T {
 }
 
 export class InferenceEngine {
-  /**
-   * On WebGPU, keep each layer's chosen expert ids on the device and read them back once per
-   * decode step (true), or await them per layer as the first version did (false; kept so a
-   * benchmark can time both in one process). The values computed are the same either way.
-   */
-  static deviceRouting = true;
-  /**
-   * On WebGPU, the MoE block fused (true): in the exact profile only the chosen experts run, in
-   * two dispatches (kernels/fused.ts chosenExperts, the dense dispatch's bits); otherwise silu(g)·u
-   * and the weighted sum of each token's k expert rows are one dispatch each. false: the first
-   * version, composed. Same bits either way (test/moe/engine-webgpu.test.ts).
-   */
-  static fusedMix = true;
   readonly profile: NumericsProfile;
   private w!: W;
   private owned: Tensor[] = [];
@@ -255,7 +240,7 @@ export class InferenceEngine {
     const e = logits.shape[1]!;
     const top = segment(() => logits.topk(k, -1).indices);
     const flip = this.profile.routeFlip;
-    if (InferenceEngine.deviceRouting && x.device === 'webgpu' && !(flip && k < e)) {
+    if (getFlag('moe.deviceRouting') && x.device === 'webgpu' && !(flip && k < e)) {
       const out = segment(() => this.expertMix(x, l, logits, top));
       logits.dispose();
       return { out, ids: top };
@@ -292,27 +277,25 @@ export class InferenceEngine {
     const weights = gateWeights(logits, idx, layer.gate);
     const [, hid] = b.wGate.shape as [number, number, number];
     const d = x.shape[1]!;
-    if (
-      InferenceEngine.fusedMix && this.profile.precision === 'exact' && !this.profile.splitReductions && x.device === 'webgpu'
-      && x.dtype === 'f32' && weights.dtype === 'f32' && layer.dispatch !== 'sparse' && chosenExpertsFits(k, d, hid)
-    ) {
-      // The dense dispatch's values without running the unchosen experts (kernels/fused.ts).
-      const be = x.backend as WebGpuBackend;
-      return new Tensor(be.chosenExperts(x.storage, idx.storage, b.wGate.storage, b.wUp.storage, b.wDown.storage, weights.storage, n, k, d, hid), [n, d]);
+    if (this.profile.precision === 'exact' && !this.profile.splitReductions && layer.dispatch !== 'sparse' && weights.dtype === x.dtype) {
+      // The dense dispatch's values (the composed path below) without running the unchosen experts.
+      const fused = tryRoutine(x.backend, 'chosenExperts', x.storage, idx.storage, b.wGate.storage, b.wUp.storage, b.wDown.storage, weights.storage, n, k, d, hid);
+      if (fused) return new Tensor(fused, [n, d]);
     }
     const sparse = layer.dispatch === 'sparse' || (layer.dispatch === 'auto' && x.device === 'cpu');
     // The trainer's dispatch, with the engine's own expert matmuls (rounded / split-K).
     const run = (xe: Tensor, wg: Tensor, wu: Tensor, wd: Tensor) => {
       const g = this.mm(xe, wg, false, true);
       const u = this.mm(xe, wu, false, true);
-      const fused = InferenceEngine.fusedMix && g.device === 'webgpu' && g.dtype === 'f32' && u.dtype === 'f32' && g.shape.every((s, i) => s === u.shape[i]);
-      const h = fused ? new Tensor((g.backend as WebGpuBackend).siluMul(g.storage, u.storage), g.shape) : g.silu().mul(u);
+      const same = u.dtype === g.dtype && u.device === g.device && u.ndim === g.ndim && g.shape.every((s, i) => s === u.shape[i]);
+      const fused = same ? tryRoutine(g.backend, 'siluMul', g.storage, u.storage) : null;
+      const h = fused ? new Tensor(fused, g.shape) : g.silu().mul(u);
       return this.mm(h, wd, false, true);
     };
     const rows = expertRows(x, ids, { router: b.router, wGate: b.wGate, wUp: b.wUp, wDown: b.wDown }, sparse ? 'sparse' : 'dense', run);
-    if (InferenceEngine.fusedMix && !this.profile.splitReductions && rows.device === 'webgpu' && rows.dtype === 'f32' && weights.dtype === 'f32' && k <= 1024) {
-      const d = rows.shape[2]!;
-      return new Tensor((rows.backend as WebGpuBackend).weightedRows(rows.storage, weights.storage, n, k, d), [n, d]);
+    if (!this.profile.splitReductions && weights.dtype === rows.dtype && weights.device === rows.device) {
+      const fused = tryRoutine(rows.backend, 'weightedRows', rows.storage, weights.storage, n, k, d);
+      if (fused) return new Tensor(fused, [n, d]);
     }
     return this.profile.splitReductions
       ? add(mul(slice(rows, 1, 0, 1), slice(weights, 1, 0, 1).unsqueeze(-1)).sum(1), mul(slice(rows, 1, 1, k), slice(weights, 1, 1, k).unsqueeze(-1)).sum(1))
@@ -327,8 +310,8 @@ export class InferenceEngine {
     // One pair of RoPE tables for every layer's q and k (the fused kernel's inputs).
     const theta = this.model.blocks[0]!.attn.ropeTheta;
     const hd = c.dModel / c.nHeads;
-    const tables = FUSED_ROPE.current && tokens.device === 'webgpu' && this.model.dtype === 'f32' && this.model.blocks.every((b) => b.attn.ropeTheta === theta)
-      ? ropeTables(T, hd, offset, theta, 'f32', tokens.device) : undefined;
+    const tables = hasRoutine(tokens.backend, 'rope') && this.model.blocks.every((b) => b.attn.ropeTheta === theta)
+      ? ropeTables(T, hd, offset, theta, this.model.dtype, tokens.device) : undefined;
     const ids: (Int32Array | Tensor)[] = [];
     // hn is the normed h for the next norm's consumer (layer l's attention, or the head): each
     // residual add is fused with the norm that follows it (addNorm).

@@ -16,7 +16,8 @@
  * and gathers each token's k output rows back by position. On the CPU the plan is made on the
  * host from the routing (a synchronous read; padding rows repeat token 0 and are never read
  * back). On WebGPU, where reads are async and `forward` is not, the same plan is built on the
- * device (src/tensor/webgpu/kernels/group.ts) into buffers sized for the worst case, with
+ * device (the backend's groupChunks routine, src/tensor/webgpu/kernels/group.ts) into buffers
+ * sized for the worst case, with
  * padding rows and unused chunks as out-of-range indices that gather zeros and add nothing.
  * 'dense' runs every expert on every token, Y [E, N, D], and gathers row e·N + n for each
  * choice: no plan at all, E/k times the expert FLOPs, and no weight gathers, which wins when N is
@@ -30,7 +31,9 @@
  * shared step, exported so an inference engine can run the same dispatch with its own expert
  * numerics.
  */
-import { ConfigError, DeviceError, ShapeError, Tensor, arange, ones, tensor, zeros, type DeviceName, type FloatDType, type Rng } from '../tensor/index.js';
+import {
+  ConfigError, DeviceError, ShapeError, Tensor, arange, ones, tensor, tryRoutine, zeros, type DeviceName, type FloatDType, type Rng,
+} from '../tensor/index.js';
 import { fmtShape } from '../tensor/shape.js';
 import { embedding, isGradEnabled, logsumexp, noGrad, scatterAdd, softmax } from '../autograd/index.js';
 import { expertRowsPerExpert } from './expert-groups.js';
@@ -39,8 +42,6 @@ import { Module } from '../nn/module.js';
 import type { GateMode } from './config.js';
 import { Router, route, routerLogits } from './router.js';
 import { SwiGLUExperts, swigluExperts } from './experts.js';
-import { groupChunks } from '../tensor/webgpu/kernels/group.js';
-import type { WebGpuBackend, WebGpuStorage } from '../tensor/webgpu/backend.js';
 
 export type { ExpertRunner, MoEParams } from './params.js';
 
@@ -149,9 +150,10 @@ export function expertRows(
   const k = ids instanceof Tensor ? ids.shape[1]! : ids.length / n;
   const dev = { device: x.device };
   if (dispatch === 'sparse') {
-    if (ids instanceof Tensor && ids.device === 'webgpu') return sparseOnDevice(x, ids, p, run);
     if (ids instanceof Tensor && ids.device !== 'cpu') {
-      throw new DeviceError(`MoE: 'sparse' dispatch needs the routing on the cpu or webgpu device (got '${ids.device}'); use dispatch 'dense'`);
+      const out = sparseOnDevice(x, ids, p, run);
+      if (out) return out;
+      throw new DeviceError(`MoE: 'sparse' dispatch needs the routing on the cpu or on a backend with the groupChunks routine (got '${ids.device}'); use dispatch 'dense'`);
     }
     const host = ids instanceof Tensor ? (ids.toArraySync() as Int32Array) : ids;
     // No gradient wanted: run each expert on a view of its weights instead of copying them.
@@ -176,16 +178,18 @@ export function expertRows(
 }
 
 /**
- * The sparse dispatch with the routing left on the GPU: the plan (dispatchPlan's, with the same
- * rows per chunk) is built on the device for the worst-case number of chunks, so nothing is read
- * back; padding rows and unused chunks gather zeros.
+ * The sparse dispatch with the routing left on its device: the plan (dispatchPlan's, with the
+ * same rows per chunk) is built there by the backend's groupChunks routine, for the worst-case
+ * number of chunks, so nothing is read back; padding rows and unused chunks gather zeros. Null
+ * when the backend offers no such routine (the host plan in expertRows is the other way).
  */
-function sparseOnDevice(x: Tensor, ids: Tensor, p: MoEParams, run: ExpertRunner): Tensor {
+function sparseOnDevice(x: Tensor, ids: Tensor, p: MoEParams, run: ExpertRunner): Tensor | null {
   const [n, d] = x.shape as [number, number];
   const [e] = p.wGate.shape as [number];
   const k = ids.shape[1]!;
   const m = defaultRowsPerChunk(n, k, e);
-  const plan = groupChunks(ids.backend as WebGpuBackend, ids.storage as WebGpuStorage, n * k, k, e, m);
+  const plan = tryRoutine(ids.backend, 'groupChunks', ids.storage, n * k, k, e, m);
+  if (plan === null) return null;
   const c = plan.cMax;
   const tokens = new Tensor(plan.tokens, [c, m]);
   const pos = new Tensor(plan.pos, [n, k]);

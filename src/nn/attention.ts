@@ -23,11 +23,9 @@
  */
 import {
   ConfigError, DeviceError, DTypeError, IndexError, ShapeError, Tensor, ValueError,
-  fromTypedArray, keep, type DeviceName, type FloatDType, type Rng,
+  fromTypedArray, hasRoutine, keep, tryRoutine, type DeviceName, type FloatDType, type Rng,
 } from '../tensor/index.js';
 import { fmtShape } from '../tensor/shape.js';
-import type { WebGpuBackend } from '../tensor/webgpu/index.js';
-import { decodeAttentionIterations } from '../tensor/webgpu/kernels/fused.js';
 import { add, cat, div, isGradEnabled, matmulT, mul, neg, reshape, slice, softmax, transpose, where } from '../autograd/index.js';
 import { Module } from './module.js';
 import { initNormal } from './init.js';
@@ -99,55 +97,42 @@ export function applyRope(x: Tensor, positionOffset: number, theta = 10000): Ten
 }
 
 /**
- * Use the fused WebGPU RoPE kernel in ropeHeads (true), or the composed ops (false: the first
- * version, kept as the reference and for benchmarks timing both in one process). Same bits.
- */
-export const FUSED_ROPE = { current: true };
-
-/**
  * transpose(reshape(x, [B, T, H, hd]), 1, 2) followed by applyRope, for x [B, T, H·hd]: the
- * inference engine's q and k. On WebGPU, f32, with grad disabled, it is one dispatch of the
- * fused kernel (src/tensor/webgpu/kernels/fused.ts; on the software adapter a decode step is
- * bound by its number of dispatches), bit-identical to the composed ops it otherwise runs.
- * `tables` are ropeTables(T, hd, positionOffset, theta, ...) when the caller shares them.
+ * inference engine's q and k. With no gradient recorded, the backend's rope routine where it
+ * offers one (WebGPU: one dispatch instead of up to eight; on the software adapter a decode step
+ * is bound by its number of dispatches), bit-identical to the composed ops it otherwise runs.
+ * `tables` are ropeTables(T, hd, positionOffset, theta, x.dtype, ...) when the caller shares them.
  */
 export function ropeHeads(x: Tensor, nHeads: number, positionOffset: number, theta = 10000, tables?: [Tensor, Tensor]): Tensor {
   const [B, T, D] = x.shape as [number, number, number];
   const hd = D / nHeads;
-  if (FUSED_ROPE.current && x.device === 'webgpu' && x.dtype === 'f32' && !isGradEnabled() && hd % 2 === 0) {
+  if (!isGradEnabled() && isFloatTensor(x) && x.ndim === 3 && hd > 0 && hd % 2 === 0 && hasRoutine(x.backend, 'rope')) {
     checkOffset('ropeHeads', positionOffset);
-    const [cos, sin] = tables ?? ropeTables(T, hd, positionOffset, theta, 'f32', x.device);
-    const out = new Tensor((x.backend as WebGpuBackend).rope(x.storage, cos.storage, sin.storage, B, T, nHeads, hd), [B, nHeads, T, hd]);
+    const [cos, sin] = tables ?? ropeTables(T, hd, positionOffset, theta, x.dtype as FloatDType, x.device);
+    const fused = tryRoutine(x.backend, 'rope', x.storage, cos.storage, sin.storage, B, T, nHeads, hd);
     if (!tables) {
       cos.dispose();
       sin.dispose();
     }
-    return out;
+    if (fused) return new Tensor(fused, [B, nHeads, T, hd]);
   }
   return applyRope(transpose(reshape(x, [B, T, nHeads, hd]), 1, 2), positionOffset, theta);
 }
 
 /**
- * Use the fused WebGPU kernels in decodeAttention and in KVCacheLayer.append's growth (true), or
- * the composed ops (false: the reference). Same bits.
- */
-export const FUSED_ATTENTION = { current: true };
-
-/**
  * One query per sequence against the cache: softmax(q·kᵀ / √hd)·v for q [B, H, 1, hd] and
  * keys, values [B, H, Tk, hd] (no mask: a single query sees every cached key); returns
- * [B, H, 1, hd]. On WebGPU (f32, grad disabled) one dispatch of the fused kernel
- * (src/tensor/webgpu/kernels/fused.ts) instead of four, bit-identical.
+ * [B, H, 1, hd]. With no gradient recorded, the backend's decodeAttention routine where it
+ * offers one (WebGPU: one dispatch instead of four), bit-identical to the composed ops below.
  */
 export function decodeAttention(q: Tensor, keys: Tensor, values: Tensor): Tensor {
   const [B, H, T, hd] = q.shape as [number, number, number, number];
   const Tk = keys.shape[2]!;
   if (
-    FUSED_ATTENTION.current && T === 1 && q.device === 'webgpu' && q.dtype === 'f32' && keys.dtype === 'f32' && values.dtype === 'f32'
-    && !isGradEnabled() && decodeAttentionIterations(Tk, hd) <= 60000
+    T === 1 && !isGradEnabled() && [keys, values].every((t) => t.dtype === q.dtype && t.device === q.device)
   ) {
-    const o = (q.backend as WebGpuBackend).decodeAttention(q.storage, keys.storage, values.storage, B * H, Tk, hd, Math.sqrt(hd));
-    return new Tensor(o, [B, H, 1, hd]);
+    const o = tryRoutine(q.backend, 'decodeAttention', q.storage, keys.storage, values.storage, B * H, Tk, hd, Math.sqrt(hd));
+    if (o) return new Tensor(o, [B, H, 1, hd]);
   }
   return matmulT(softmax(div(matmulT(q, keys, false, true), Math.sqrt(hd)), -1), values, false, false);
 }
@@ -202,12 +187,12 @@ export class KVCacheLayer {
       if (k.dtype !== oldK.dtype || k.device !== oldK.device) {
         throw new DTypeError(`KVCacheLayer.append: new keys are ${k.dtype} on ${k.device}, the cache holds ${oldK.dtype} on ${oldK.device}`);
       }
-      if (FUSED_ATTENTION.current && k.device === 'webgpu' && k.dtype === 'f32' && !isGradEnabled()) {
-        // Both concatenations in one dispatch (kernels/fused.ts appendKV); plain copies, same bits.
-        const [kk, vv] = (k.backend as WebGpuBackend).appendKV(oldK.storage, k.storage, oldV.storage, v.storage, B! * H!, oldK.shape[2]!, k.shape[2]!, hd!);
+      // Both concatenations in one routine where the backend offers it; plain copies, same bits.
+      const fused = isGradEnabled() ? null : tryRoutine(k.backend, 'appendKV', oldK.storage, k.storage, oldV.storage, v.storage, B! * H!, oldK.shape[2]!, k.shape[2]!, hd!);
+      if (fused) {
         const shape = [B!, H!, oldK.shape[2]! + k.shape[2]!, hd!];
-        this._keys = keep(new Tensor(kk, shape));
-        this._values = keep(new Tensor(vv, shape));
+        this._keys = keep(new Tensor(fused[0], shape));
+        this._values = keep(new Tensor(fused[1], shape));
       } else {
         this._keys = keep(cat([oldK, k], 2));
         this._values = keep(cat([oldV, v], 2));

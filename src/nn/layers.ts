@@ -12,13 +12,11 @@
  * (and a zero bias), the GPT-2 style.
  */
 import {
-  ConfigError, DeviceError, DTypeError, ShapeError, Tensor,
+  ConfigError, DeviceError, DTypeError, ShapeError, Tensor, tryRoutine,
   type DeviceName, type FloatDType, type Rng,
 } from '../tensor/index.js';
 import { fmtShape } from '../tensor/shape.js';
 import { embedding, isGradEnabled, matmulT } from '../autograd/index.js';
-import type { WebGpuBackend } from '../tensor/webgpu/index.js';
-import { RMSNORM_MAX_DIM } from '../tensor/webgpu/kernels/fused.js';
 import { Module } from './module.js';
 import { initConstant, initNormal, kaimingUniform } from './init.js';
 
@@ -77,14 +75,9 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
 }
 
 /**
- * Use the fused WebGPU RMSNorm kernel when no gradient is recorded (true), or the composed ops
- * (false: the first version, the reference, and what a benchmark times beside it). Same bits.
- */
-export const FUSED_RMSNORM = { current: true };
-
-/**
- * y = x · rsqrt(mean(x², −1) + eps) · weight, for x [..., dim] and weight [dim]. On WebGPU (f32,
- * grad disabled) one fused dispatch (src/tensor/webgpu/kernels/fused.ts), bit-identical.
+ * y = x · rsqrt(mean(x², −1) + eps) · weight, for x [..., dim] and weight [dim]. With no gradient
+ * recorded, the backend's rmsNorm routine where it offers one (WebGPU: one dispatch instead of
+ * seven), bit-identical to the composed ops below.
  */
 export function rmsNorm(x: Tensor, weight: Tensor, eps = 1e-6): Tensor {
   checkFloatTensor('rmsNorm', 'input', x);
@@ -96,28 +89,27 @@ export function rmsNorm(x: Tensor, weight: Tensor, eps = 1e-6): Tensor {
   }
   if (!Number.isFinite(eps) || eps < 0) throw new ConfigError(`rmsNorm: eps must be a finite number ≥ 0, got ${eps}`);
   checkCompatible('rmsNorm', x, [['weight', weight]]);
-  if (FUSED_RMSNORM.current && x.device === 'webgpu' && x.dtype === 'f32' && !isGradEnabled() && d <= RMSNORM_MAX_DIM) {
-    // One dispatch instead of seven (decode on the software adapter is bound by dispatch count); same bits.
-    return new Tensor((x.backend as WebGpuBackend).rmsNorm(x.storage, weight.storage, x.size / d, d, eps), x.shape);
-  }
+  const fused = !isGradEnabled() && d > 0 ? tryRoutine(x.backend, 'rmsNorm', x.storage, weight.storage, x.size / d, d, eps) : null;
+  if (fused) return new Tensor(fused, x.shape);
   const inv = x.square().mean(-1, true).add(eps).rsqrt();
   return x.mul(inv).mul(weight);
 }
 
 /**
- * The residual add and the norm after it: [s, rmsNorm(s, weight, eps)] with s = x + r (same
- * shapes). On WebGPU (f32, grad disabled) one fused dispatch, bit-identical to the two calls.
+ * The residual add and the norm after it: [s, rmsNorm(s, weight, eps)] with s = x + r. With no
+ * gradient recorded and x, r of one shape, the backend's addRmsNorm routine where it offers one
+ * (WebGPU: one dispatch instead of eight), bit-identical to the two calls.
  */
 export function addRmsNorm(x: Tensor, r: Tensor, weight: Tensor, eps = 1e-6): [Tensor, Tensor] {
   const d = x.shape[x.ndim - 1];
   if (
-    FUSED_RMSNORM.current && x.device === 'webgpu' && x.dtype === 'f32' && !isGradEnabled() && d !== undefined && d <= RMSNORM_MAX_DIM
-    && r instanceof Tensor && r.dtype === 'f32' && r.device === x.device && r.shape.length === x.shape.length && r.shape.every((n, i) => n === x.shape[i])
-    && weight instanceof Tensor && weight.dtype === 'f32' && weight.device === x.device && weight.ndim === 1 && weight.shape[0] === d
+    !isGradEnabled() && d !== undefined && d > 0
+    && r instanceof Tensor && r.dtype === x.dtype && r.device === x.device && r.shape.length === x.shape.length && r.shape.every((n, i) => n === x.shape[i])
+    && weight instanceof Tensor && weight.dtype === x.dtype && weight.device === x.device && weight.ndim === 1 && weight.shape[0] === d
     && Number.isFinite(eps) && eps >= 0
   ) {
-    const [s, y] = (x.backend as WebGpuBackend).addRmsNorm(x.storage, r.storage, weight.storage, x.size / d, d, eps);
-    return [new Tensor(s, x.shape), new Tensor(y, x.shape)];
+    const fused = tryRoutine(x.backend, 'addRmsNorm', x.storage, r.storage, weight.storage, x.size / d, d, eps);
+    if (fused) return [new Tensor(fused[0], x.shape), new Tensor(fused[1], x.shape)];
   }
   const s = x.add(r);
   return [s, rmsNorm(s, weight, eps)];

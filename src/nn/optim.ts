@@ -11,9 +11,9 @@
  *   p ← p − lr·wd·p                                  (decoupled weight decay)
  *   p ← p − lr·m̂ / (√v̂ + eps)
  * computed as torch does: p·(1 − lr·wd), then p − (lr/(1 − β1^t))·m / (√v/√(1 − β2^t) + eps).
- * On the CPU the update runs as one fused loop (src/tensor/cpu/optim.ts), on WebGPU as one
- * fused kernel (src/tensor/webgpu/kernels/optim.ts), both bit-identical to the composed tensor
- * ops of adamwUpdateComposed, which stay as their reference.
+ * Where the backend offers an adamw routine (the CPU: one fused loop, src/tensor/cpu/optim.ts;
+ * WebGPU: one kernel, src/tensor/webgpu/kernels/optim.ts) the update is one call, bit-identical
+ * to the composed tensor ops of adamwUpdateComposed, which every other case runs.
  * A parameter whose .grad is null is skipped entirely (no decay, no state change), and, as in
  * torch, t counts only the steps at which that parameter had a gradient.
  *
@@ -30,9 +30,8 @@
  */
 import {
   ConfigError, DeviceError, DTypeError, ShapeError, Tensor,
-  cpuBackend, full, keep, tensor, tidy, zerosLike,
+  full, keep, tensor, tidy, tryRoutine, zerosLike, type AdamWScalars,
 } from '../tensor/index.js';
-import type { AdamWScalars } from '../tensor/cpu/optim.js';
 import { fmtShape, sameShape } from '../tensor/shape.js';
 import { noGrad } from '../autograd/index.js';
 
@@ -147,8 +146,8 @@ export abstract class Optimizer {
 
 /**
  * One AdamW update of p, m, v in place (identity kept, values replaced), composed from tensor
- * ops: the reference ("v1") and the path on every device but the CPU. Call under noGrad, in a
- * tidy scope.
+ * ops: the reference, and the path wherever the backend has no adamw routine. Call under noGrad,
+ * in a tidy scope.
  */
 export function adamwUpdateComposed(p: Tensor, g: Tensor, m: Tensor, v: Tensor, s: AdamWScalars): void {
   const { beta1: b1, beta2: b2, eps, lr, weightDecay: wd, bc1, bc2 } = s;
@@ -159,11 +158,16 @@ export function adamwUpdateComposed(p: Tensor, g: Tensor, m: Tensor, v: Tensor, 
   p.assign(decayed.sub(m.div(denom).mul(lr / bc1)));
 }
 
-/** The same update as adamwUpdateComposed, bit for bit, in one pass of the CPU or WebGPU kernel. */
-export function adamwUpdateFused(p: Tensor, g: Tensor, m: Tensor, v: Tensor, s: AdamWScalars): void {
-  type S = Tensor['storage'];
-  type Fused = { adamw(p: S, g: S, m: S, v: S, s: AdamWScalars): [S, S, S] };
-  const [np, nm, nv] = (p.device === 'cpu' ? cpuBackend : (p.backend as unknown as Fused)).adamw(p.storage, g.storage, m.storage, v.storage, s);
+/**
+ * The same update as adamwUpdateComposed, bit for bit: the backend's adamw routine (one pass)
+ * where it offers one, otherwise the composed ops. Call under noGrad, in a tidy scope.
+ */
+export function adamwUpdate(p: Tensor, g: Tensor, m: Tensor, v: Tensor, s: AdamWScalars): void {
+  const fused = [g, m, v].every((t) => t.device === p.device && t.dtype === p.dtype)
+    ? tryRoutine(p.backend, 'adamw', p.storage, g.storage, m.storage, v.storage, s)
+    : null;
+  if (fused === null) return adamwUpdateComposed(p, g, m, v, s);
+  const [np, nm, nv] = fused;
   // assign of a same-size CPU tensor shares its array (no copy); the wrappers go with the tidy.
   m.assign(new Tensor(nm, m.shape));
   v.assign(new Tensor(nv, v.shape));
@@ -219,17 +223,10 @@ export class AdamW extends Optimizer {
         const st = s;
         st.step++;
         const scalars = { beta1: b1, beta2: b2, eps, lr, weightDecay: wd, bc1: 1 - b1 ** st.step, bc2: 1 - b2 ** st.step };
-        const fused = AdamW.fused && (p.device === 'cpu' || (p.device === 'webgpu' && p.dtype === 'f32'));
-        tidy(() => (fused ? adamwUpdateFused : adamwUpdateComposed)(p, g, st.m, st.v, scalars));
+        tidy(() => adamwUpdate(p, g, st.m, st.v, scalars));
       });
     });
   }
-
-  /**
-   * Use the fused CPU kernel (src/tensor/cpu/optim.ts) for CPU parameters. It is bit-identical
-   * to the composed ops; this switch exists so tests and bench/kernels/adamw.mjs can run both.
-   */
-  static fused = true;
 
   /**
    * m and v are the live state tensors (as Module.stateDict's parameters: the next step changes

@@ -4,6 +4,11 @@
  * touching them. Kernels are deliberately few and shape-generic: single-axis kernels see their
  * input as [outer, n, inner] (reducing or indexing the middle axis), elementwise kernels get
  * broadcast strides. Everything returns fresh storage; nothing is mutated in place.
+ *
+ * Fused kernels are not part of the required set: a backend may offer them as `routines`, each
+ * named, optional and bit-identical to the composed ops it replaces. Callers reach them through
+ * src/tensor/routines.ts (tryRoutine), never through a concrete backend, and run the composed
+ * ops, written once beside each caller, when a backend has no such routine or declines the case.
  */
 import type { DType, TypedArray } from './dtype.js';
 
@@ -46,6 +51,8 @@ export interface MatmulParams {
 
 export interface Backend {
   readonly name: DeviceName;
+  /** The fused kernels this backend offers (see Routines); absent ones run composed. */
+  readonly routines?: Routines;
   /** Human-readable description of what runs the kernels (CPU model, adapter name). */
   describe(): string;
 
@@ -93,3 +100,66 @@ export interface Backend {
   /** out [outer, n, inner] zeros; out[o, index[j], i] += src[o, j, i]. */
   indexAdd(src: Storage, index: Storage, outer: number, n: number, inner: number, m: number): Storage;
 }
+
+/** The scalars of one AdamW step for one parameter (src/nn/optim.ts says how they combine). */
+export interface AdamWScalars {
+  beta1: number;
+  beta2: number;
+  eps: number;
+  lr: number;
+  weightDecay: number;
+  /** 1 − β1^t and 1 − β2^t for this parameter's step t. */
+  bc1: number;
+  bc2: number;
+}
+
+/**
+ * The MoE sparse dispatch's plan built where the routing lives (src/moe/layer.ts dispatchPlan
+ * builds it on the host), sized for the worst case so that nothing is read back: cMax chunks of
+ * m rows; tokens i32 [cMax·m] (−1 = padding), pos i32 [L] (the row of each choice), chunkKey i32
+ * [cMax] (−1 = unused chunk). Out-of-range entries gather zeros and add nothing.
+ */
+export interface GroupPlan {
+  cMax: number;
+  tokens: Storage;
+  pos: Storage;
+  chunkKey: Storage;
+}
+
+/**
+ * Fused kernels a backend may offer. Every routine gives the bits of the composed ops its caller
+ * otherwise runs, and returns null to decline a case it does not handle (a dtype, a size over a
+ * kernel limit); the caller then runs the composed ops. Callers use them only where no gradient
+ * is being recorded, except groupChunks (index plans) and siluWithSigmoid (recorded by autograd).
+ */
+export interface Routines {
+  /** y = x · rsqrt(mean(x², −1) + eps) · g for x [rows, d], g [d] (src/nn/layers.ts rmsNorm). */
+  rmsNorm?(x: Storage, g: Storage, rows: number, d: number, eps: number): Storage | null;
+  /** [s, rmsNorm(s)] with s = x + r (src/nn/layers.ts addRmsNorm). */
+  addRmsNorm?(x: Storage, r: Storage, g: Storage, rows: number, d: number, eps: number): [Storage, Storage] | null;
+  /** RoPE of x [B, T, H, hd] with tables cos, sin [T, hd], written [B, H, T, hd] (src/nn/attention.ts ropeHeads). */
+  rope?(x: Storage, cos: Storage, sin: Storage, B: number, T: number, H: number, hd: number): Storage | null;
+  /** softmax(q·Kᵀ / scale)·V, one query per row: q [rows, hd], K, V [rows, Tk, hd] (src/nn/attention.ts decodeAttention). */
+  decodeAttention?(q: Storage, k: Storage, v: Storage, rows: number, Tk: number, hd: number, scale: number): Storage | null;
+  /** cat([k0, k1], 2) and cat([v0, v1], 2) of [rows, past | t, hd] blocks (src/nn/attention.ts KVCacheLayer.append). */
+  appendKV?(k0: Storage, k1: Storage, v0: Storage, v1: Storage, rows: number, past: number, t: number, hd: number): [Storage, Storage] | null;
+  /** silu(g)·u, same shapes (src/moe/engine.ts). */
+  siluMul?(g: Storage, u: Storage): Storage | null;
+  /** Σ_j x[t, j, :]·w[t, j] for x [n, k, d], w [n, k] (src/moe/engine.ts). */
+  weightedRows?(x: Storage, w: Storage, n: number, k: number, d: number): Storage | null;
+  /**
+   * Σ_j gw[t, j] · SwiGLU_{ids[t, j]}(x[t]) for x [n, d], ids i32 [n, k], wg, wu [E, h, d],
+   * wd [E, d, h], gw [n, k]: the dense dispatch's values, running only the chosen experts (src/moe/engine.ts).
+   */
+  chosenExperts?(x: Storage, ids: Storage, wg: Storage, wu: Storage, wd: Storage, gw: Storage, n: number, k: number, d: number, h: number): Storage | null;
+  /** The sparse dispatch's plan for the L = n·k choices ids (keys in [0, e)), m rows per chunk (src/moe/layer.ts). */
+  groupChunks?(ids: Storage, l: number, k: number, e: number, m: number): GroupPlan | null;
+  /** One AdamW step: the new parameter, first and second moment (src/nn/optim.ts). */
+  adamw?(p: Storage, g: Storage, m: Storage, v: Storage, s: AdamWScalars): [Storage, Storage, Storage] | null;
+  /** silu'(x)·g, from sigmoid(x) when the forward kept it (src/autograd/ops/elementwise.ts). */
+  siluGrad?(x: Storage, g: Storage, sig?: Storage): Storage | null;
+  /** silu(x) and sigmoid(x) rounded to the dtype, for siluGrad (src/autograd/ops/elementwise.ts). */
+  siluWithSigmoid?(x: Storage): [Storage, Storage] | null;
+}
+
+export type RoutineName = keyof Routines;

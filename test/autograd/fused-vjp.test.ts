@@ -1,6 +1,6 @@
 /**
  * Fused CPU vjp kernels (src/tensor/cpu/fused.ts) against the composed rules they replace
- * (src/autograd/ops/elementwise.ts, run with fusedCpuVjps.enabled = false): silu's values and
+ * (src/autograd/ops/elementwise.ts, run with flag 'autograd.fusedVjps' off): silu's values and
  * gradients agree bit for bit in f32 and f64, with the forward keeping sigmoid(x) for the
  * backward and without (recomputed), over values that include ±0, ±Inf, NaN, large and tiny
  * magnitudes, with arbitrary upstream gradients; under createGraph the composed rule runs (the
@@ -8,8 +8,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { tensor, tidy } from '../../src/index.js';
-import { fusedCpuVjps } from '../../src/autograd/ops/elementwise.js';
+import { tensor, tidy, withFlags } from '../../src/index.js';
 import { grad } from '../../src/autograd/index.js';
 import { expectBitwise } from '../helpers/assert.js';
 
@@ -22,21 +21,14 @@ const valueArb = fc.oneof({ weight: 6, arbitrary: fc.double({ min: -12, max: 12,
  * backward with it (the fused kernel recomputes the sigmoid); false: composed ops throughout.
  */
 function siluGrad(xs: number[], gs: number[], dtype: 'f32' | 'f64', fused: boolean | 'recompute'): ArrayLike<number>[] {
-  const prev = fusedCpuVjps.enabled;
-  try {
-    return tidy(() => {
-      const x = tensor(xs, { dtype, requiresGrad: true });
-      fusedCpuVjps.enabled = fused === true;
-      const y = x.silu();
-      fusedCpuVjps.enabled = fused !== false;
-      y.backward(tensor(gs, { dtype }));
-      const out = [y.toArraySync(), x.grad!.toArraySync()];
-      x.dispose();
-      return out;
-    });
-  } finally {
-    fusedCpuVjps.enabled = prev;
-  }
+  return tidy(() => {
+    const x = tensor(xs, { dtype, requiresGrad: true });
+    const y = withFlags({ 'autograd.fusedVjps': fused === true }, () => x.silu());
+    withFlags({ 'autograd.fusedVjps': fused !== false }, () => y.backward(tensor(gs, { dtype })));
+    const out = [y.toArraySync(), x.grad!.toArraySync()];
+    x.dispose();
+    return out;
+  });
 }
 
 describe('fused CPU vjps vs the composed rules (bit for bit)', () => {

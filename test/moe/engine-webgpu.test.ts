@@ -1,22 +1,20 @@
 /**
  * The inference engine on WebGPU (skipped, with the reason printed, where no adapter exists):
- * its fast decode path must compute the same values as the reference path. The fast path keeps
+ * its decode paths must compute the same values whichever flags are on. The default path keeps
  * each layer's chosen expert ids on the device and reads them back once per step
- * (InferenceEngine.deviceRouting) and runs RoPE, RMSNorm, decode attention, the KV cache growth and the expert
- * mix as one fused kernel each (FUSED_ROPE, FUSED_RMSNORM, FUSED_ATTENTION,
- * InferenceEngine.fusedMix, which in the exact profile runs only the chosen experts); the
- * reference path (those switches off) awaits the ids per layer and composes them from their ops. The chosen-experts kernel is also
+ * (flag 'moe.deviceRouting') and runs RoPE, RMSNorm, decode attention, the KV cache growth and the expert
+ * mix as one fused kernel each (flags 'nn.fusedRope', 'nn.fusedRmsNorm', 'nn.fusedAttention',
+ * 'moe.fusedMix', which in the exact profile runs only the chosen experts); with the flags off it
+ * awaits the ids per layer and composes them from their ops. The chosen-experts kernel is also
  * checked directly against the dense dispatch at moe-small's sizes. Same tokens, μ and
  * routing bit for bit, and, in the exact profile, μ equals the trainer's GPU log-probs bit for
  * bit (the property the CPU suite, engine.test.ts, checks on the CPU).
  */
-import { afterEach, expect, it } from 'vitest';
-import { Rng, tensor, type Tensor } from '../../src/index.js';
+import { expect, it } from 'vitest';
+import { Rng, tensor, withFlags, type Tensor } from '../../src/index.js';
 import { Tensor as T2, noGrad, randn, randint } from '../../src/index.js';
 import type { WebGpuBackend } from '../../src/tensor/webgpu/index.js';
 import { expertRows, InferenceEngine, MOE_TINY, MoETransformer, RoutingTrace, sequenceLogProbs, type GeneratedSequence } from '../../src/moe/index.js';
-import { FUSED_ATTENTION, FUSED_ROPE } from '../../src/nn/attention.js';
-import { FUSED_RMSNORM } from '../../src/nn/layers.js';
 import { describeGpu } from '../helpers/gpu.js';
 
 const prompts = (count: number, len: number, seed: number) => {
@@ -26,22 +24,14 @@ const prompts = (count: number, len: number, seed: number) => {
 const flat = (res: GeneratedSequence[]) => JSON.stringify(res.map((s) => [s.tokens, s.logProbs, s.routing.toJSON().layers]));
 
 describeGpu('InferenceEngine on WebGPU', () => {
-  afterEach(() => {
-    InferenceEngine.deviceRouting = true;
-    InferenceEngine.fusedMix = true;
-    FUSED_ROPE.current = true;
-    FUSED_RMSNORM.current = true;
-    FUSED_ATTENTION.current = true;
-  });
-
-  it('device-side routing and the fused RoPE, RMSNorm, attention and expert mix give the first version\'s tokens, μ and routing bit for bit (exact and reduction-order profiles)', async () => {
+  it('device-side routing and the fused RoPE, RMSNorm, attention and expert mix give the composed path\'s tokens, μ and routing bit for bit (exact and reduction-order profiles)', async () => {
     const model = new MoETransformer(MOE_TINY, { rng: new Rng(1), device: 'webgpu' });
     for (const profile of ['exact', 'reduction-order']) {
       const eng = new InferenceEngine(model, { profile });
       const out: string[] = [];
       for (const on of [false, true]) {
-        InferenceEngine.deviceRouting = InferenceEngine.fusedMix = FUSED_ROPE.current = FUSED_RMSNORM.current = FUSED_ATTENTION.current = on;
-        out.push(flat(await eng.generate(prompts(4, 5, 2), { maxNewTokens: 8, rng: new Rng(3), temperature: 0.7 })));
+        const flags = { 'moe.deviceRouting': on, 'moe.fusedMix': on, 'nn.fusedRope': on, 'nn.fusedRmsNorm': on, 'nn.fusedAttention': on };
+        out.push(flat(await withFlags(flags, () => eng.generate(prompts(4, 5, 2), { maxNewTokens: 8, rng: new Rng(3), temperature: 0.7 }))));
       }
       expect(out[1]).toBe(out[0]);
     }
@@ -81,7 +71,7 @@ describeGpu('InferenceEngine on WebGPU', () => {
       const w = randn([n, k], { rng, device: 'webgpu' });
       const ref = noGrad(() => expertRows(x, ids, p, 'dense').mul(w.unsqueeze(-1)).sum(1));
       const be = x.backend as WebGpuBackend;
-      const got = new T2(be.chosenExperts(x.storage, ids.storage, p.wGate.storage, p.wUp.storage, p.wDown.storage, w.storage, n, k, d, h), [n, d]);
+      const got = new T2(be.routines.chosenExperts!(x.storage, ids.storage, p.wGate.storage, p.wUp.storage, p.wDown.storage, w.storage, n, k, d, h)!, [n, d]);
       const [a, b] = [(await ref.toArray()) as Float32Array, (await got.toArray()) as Float32Array];
       expect(new Uint32Array(b.buffer)).toEqual(new Uint32Array(a.buffer));
       for (const t of [x, ids, w, ref, got, ...Object.values(p)]) t.dispose();

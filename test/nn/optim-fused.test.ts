@@ -5,13 +5,13 @@
  * against v2 directly across block edges: over several steps on drawn values,
  * gradients (including tiny and zero ones, where √v + eps and the f32 roundings matter) and
  * hyperparameters, with and without weight decay, in f32 and f64, the parameter and both moments
- * agree bit for bit. Also: AdamW.step takes the fused path on the CPU and the result matches the
+ * agree bit for bit. Also: AdamW.step takes the fused routine on the CPU and the result matches the
  * composed path run through AdamW itself.
  */
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
-import { noGrad, tensor, tidy, type Tensor } from '../../src/index.js';
-import { AdamW, adamwUpdateComposed, adamwUpdateFused } from '../../src/nn/optim.js';
+import { describe, expect, it, vi } from 'vitest';
+import { cpuBackend, getFlag, noGrad, tensor, tidy, withFlags, type Tensor } from '../../src/index.js';
+import { AdamW, adamwUpdate, adamwUpdateComposed } from '../../src/nn/optim.js';
 import { expectBitwise } from '../helpers/assert.js';
 import { adamwInto } from '../../src/tensor/cpu/optim.js';
 import { adamwWasmInto, wasmAdamWStatus } from '../../src/tensor/cpu/optim-wasm.js';
@@ -37,6 +37,7 @@ function state(dtype: 'f32' | 'f64', p: number[]): { p: Tensor; m: Tensor; v: Te
 describe('fused CPU AdamW vs the composed ops (v1)', () => {
   for (const dtype of ['f32', 'f64'] as const) {
     it(`${dtype}: parameter and moments agree bit for bit over several steps`, () => {
+      const fusedCalls = vi.spyOn(cpuBackend.routines, 'adamw');
       fc.assert(
         fc.property(
           fc.integer({ min: 1, max: 40 }).chain((n) =>
@@ -50,7 +51,9 @@ describe('fused CPU AdamW vs the composed ops (v1)', () => {
               const g = tensor(gv, { dtype });
               const s = { beta1: h.b1, beta2: h.b2, eps: h.eps, lr: h.lr, weightDecay: h.wd, bc1: 1 - h.b1 ** (t + 1), bc2: 1 - h.b2 ** (t + 1) };
               noGrad(() => tidy(() => adamwUpdateComposed(a.p, g, a.m, a.v, s)));
-              noGrad(() => tidy(() => adamwUpdateFused(b.p, g, b.m, b.v, s)));
+              const calls = fusedCalls.mock.calls.length;
+              noGrad(() => tidy(() => adamwUpdate(b.p, g, b.m, b.v, s)));
+              expect(fusedCalls.mock.calls.length, 'adamwUpdate took the fused routine').toBe(calls + 1);
               g.dispose();
             });
             expectBitwise(b.m.toArraySync(), a.m.toArraySync(), 'm');
@@ -61,32 +64,27 @@ describe('fused CPU AdamW vs the composed ops (v1)', () => {
         ),
         { numRuns: 150 },
       );
+      fusedCalls.mockRestore();
     });
   }
 
   it('AdamW.step on the CPU (fused) equals AdamW.step with the composed path', () => {
-    const run = (fused: boolean) => {
-      const prev = AdamW.fused;
-      AdamW.fused = fused;
-      try {
-        const p = tensor([0.5, -1.25, 3, 1e-7, 0], { requiresGrad: true });
-        const q = tensor([[1, 2], [3, 4]], { dtype: 'f64', requiresGrad: true });
-        const opt = new AdamW([p, q], { lr: 0.01, weightDecay: 0.1 });
-        for (let i = 0; i < 3; i++) {
-          tidy(() => p.mul(p).sum().add(q.sin().sum().to('f32')).backward());
-          opt.step();
-          opt.zeroGrad();
-        }
-        return [p.toArraySync(), q.toArraySync()];
-      } finally {
-        AdamW.fused = prev;
+    const run = (fused: boolean) => withFlags({ 'nn.fusedAdamW': fused }, () => {
+      const p = tensor([0.5, -1.25, 3, 1e-7, 0], { requiresGrad: true });
+      const q = tensor([[1, 2], [3, 4]], { dtype: 'f64', requiresGrad: true });
+      const opt = new AdamW([p, q], { lr: 0.01, weightDecay: 0.1 });
+      for (let i = 0; i < 3; i++) {
+        tidy(() => p.mul(p).sum().add(q.sin().sum().to('f32')).backward());
+        opt.step();
+        opt.zeroGrad();
       }
-    };
+      return [p.toArraySync(), q.toArraySync()];
+    });
     const [pf, qf] = run(true);
     const [pc, qc] = run(false);
     expectBitwise(pf!, pc!, 'p');
     expectBitwise(qf!, qc!, 'q');
-    expect(AdamW.fused).toBe(true);
+    expect(getFlag('nn.fusedAdamW')).toBe(true);
   });
 });
 

@@ -3,8 +3,8 @@
  * table row next to its name (x: input, y: output, g: output gradient), as tfjs keeps a
  * gradient config per kernel. Binary ops broadcast; their gradients are unbroadcast.
  */
-import type { BinaryOp, CompareOp, Tensor, UnaryOp } from '../../tensor/index.js';
-import { Tensor as TensorClass, DTypeError, ValueError, cpuBackend } from '../../tensor/index.js';
+import type { BinaryOp, CompareOp, Storage, Tensor, UnaryOp } from '../../tensor/index.js';
+import { Tensor as TensorClass, DTypeError, ValueError, tryRoutine } from '../../tensor/index.js';
 import { isGradEnabled } from '../grad-mode.js';
 import { isFloat } from '../../tensor/dtype.js';
 import { broadcastShapes, broadcastStrides } from '../../tensor/shape.js';
@@ -14,14 +14,14 @@ import { checkSameDevice, checkTensor, operands, type TensorLike, unbroadcast } 
 type UnaryGrad = (x: Tensor, y: Tensor, g: Tensor) => Tensor;
 
 /**
- * Fused CPU vjp kernels (src/tensor/cpu/fused.ts) replace a composed rule when the backward
- * pass is not being recorded (no createGraph) and the tensors are on the CPU. They are
- * bit-identical to the composed rules; `enabled` exists so tests and benchmarks can run both.
+ * The backend's fused vjp routines (siluGrad; the CPU's are src/tensor/cpu/fused.ts) replace a
+ * composed rule when the backward pass is not being recorded (no createGraph) and g matches x.
+ * They are bit-identical to the composed rules; flag 'autograd.fusedVjps' turns them off.
  */
-export const fusedCpuVjps = { enabled: true };
-
-function useFusedCpu(x: Tensor, g: Tensor): boolean {
-  return fusedCpuVjps.enabled && !isGradEnabled() && x.device === 'cpu' && g.device === 'cpu' && g.dtype === x.dtype && g.size === x.size;
+function fusedSiluGrad(x: Tensor, g: Tensor, sig?: Tensor): Tensor | null {
+  if (isGradEnabled() || g.device !== x.device || g.dtype !== x.dtype || g.size !== x.size) return null;
+  const s = tryRoutine(x.backend, 'siluGrad', x.storage, g.storage, sig?.storage);
+  return s === null ? null : new TensorClass(s, x.shape);
 }
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
@@ -39,7 +39,8 @@ const UNARY_GRAD: Record<UnaryOp, UnaryGrad | null> = {
   sigmoid: (_x, y, g) => mul(g, mul(y, sub(1, y))),
   relu: (x, _y, g) => mul(g, gt(x, 0)),
   silu: (x, _y, g) => {
-    if (useFusedCpu(x, g)) return new TensorClass(cpuBackend.siluGrad(x.storage, g.storage), x.shape);
+    const fused = fusedSiluGrad(x, g);
+    if (fused) return fused;
     const s = sigmoid(x);
     return mul(g, mul(s, add(1, mul(x, sub(1, s)))));
   },
@@ -79,7 +80,10 @@ export function unary(op: UnaryOp, x: Tensor): Tensor {
   if (!isFloat(x.dtype) && !INT_UNARY.has(op)) {
     throw new DTypeError(`${op}: input has dtype ${x.dtype}; ${op} needs f32 or f64 (convert with .to('f32'))`);
   }
-  if (op === 'silu' && fusedCpuVjps.enabled && x.device === 'cpu' && x.requiresGrad && isGradEnabled()) return siluKeepingSigmoid(x);
+  if (op === 'silu' && x.requiresGrad && isGradEnabled()) {
+    const kept = tryRoutine(x.backend, 'siluWithSigmoid', x.storage);
+    if (kept) return siluKeepingSigmoid(x, kept);
+  }
   const y = new TensorClass(x.backend.unary(op, x.storage), x.shape);
   const rule = UNARY_GRAD[op];
   if (rule === null) return y;
@@ -87,17 +91,17 @@ export function unary(op: UnaryOp, x: Tensor): Tensor {
 }
 
 /**
- * silu on the CPU when its gradient will be wanted: the forward pass also keeps sigmoid(x)
- * (rounded as the composed rule's sigmoid would be), so the fused backward needs no exp. Values
- * are those of unary('silu') and of the composed rule, bit for bit.
+ * silu when its gradient will be wanted and the backend's siluWithSigmoid routine ran: the
+ * forward pass also kept sigmoid(x) (rounded as the composed rule's sigmoid would be), so the
+ * fused backward needs no exp. Values are those of unary('silu') and of the composed rule, bit
+ * for bit.
  */
-function siluKeepingSigmoid(x: Tensor): Tensor {
-  const [ys, ss] = cpuBackend.siluWithSigmoid(x.storage);
+function siluKeepingSigmoid(x: Tensor, [ys, ss]: [Storage, Storage]): Tensor {
   const y = new TensorClass(ys, x.shape);
   const sig = new TensorClass(ss, x.shape);
   return record('silu', [x], y, (g) => {
-    if (useFusedCpu(x, g) && !sig.isDisposed) return [new TensorClass(cpuBackend.siluGrad(x.storage, g.storage, sig.storage), x.shape)];
-    return [UNARY_GRAD.silu!(x, y, g)];
+    const fused = sig.isDisposed ? null : fusedSiluGrad(x, g, sig);
+    return [fused ?? UNARY_GRAD.silu!(x, y, g)];
   });
 }
 

@@ -13,13 +13,13 @@
  *
  * Disposed arrays are recycled. Each storage counts as one reference to its ArrayBuffer; when a
  * storage is disposed and its buffer's count drops to 0 (no alias left), a whole-buffer array
- * goes into a size-bucketed pool (ArrayPool, bounded) and a later output of the same dtype and
+ * goes into a size-bucketed pool (ArrayPool in pool.ts, bounded) and a later output of the same dtype and
  * length reuses it, zeroed unless the kernel writes every element (allocOverwritten). Why: a
  * training step allocates hundreds of fresh arrays; taking them from the allocator costs page
  * faults and zeroing, and the garbage collector runs for the external memory they add.
  */
 import os from 'node:os';
-import type { Backend, BinaryOp, CompareOp, MatmulParams, ReduceOp, Storage, UnaryOp } from '../backend.js';
+import type { AdamWScalars, Backend, BinaryOp, CompareOp, MatmulParams, ReduceOp, Routines, Storage, UnaryOp } from '../backend.js';
 import { arrayFor, type DType, dtypeOfArray, type TypedArray } from '../dtype.js';
 import { DeviceError } from '../errors.js';
 import { sizeOf } from '../shape.js';
@@ -27,8 +27,9 @@ import { BINARY_FN, COMPARE_FN, binaryInto, unaryInto, whereInto } from './eleme
 import { concatInto, expandInto, gatherInto, indexAddInto, indexSelectInto, permuteInto, scatterAddInto, sliceInto } from './indexing.js';
 import { cpuMatmulImpl, matmulInto, type FloatArray } from './kernels/matmul.js';
 import { siluGradInto, siluWithSigmoidInto } from './fused.js';
-import { adamwInto, type AdamWScalars } from './optim.js';
+import { adamwInto } from './optim.js';
 import { adamwWasmInto } from './optim-wasm.js';
+import { ArrayPool } from './pool.js';
 import { argmaxInto, logsumexpInto, reduceInto, softmaxInto, topkInto } from './reduce.js';
 
 /** Live storages per ArrayBuffer (aliases share one), so a buffer is recycled only when unreferenced. */
@@ -65,88 +66,6 @@ export class CpuStorage implements Storage {
     }
     bufferRefs.delete(a.buffer);
     return a;
-  }
-}
-
-/** A number naming (dtype, length): string keys cost more than the small decode-time arrays. */
-function poolKey(dtype: DType, n: number): number {
-  return n * 4 + (dtype === 'f32' ? 0 : dtype === 'f64' ? 1 : 2);
-}
-
-/**
- * Recycled arrays by dtype and length, at most `maxBytes` in all. When a new array would not
- * fit, the longest-held ones are let go first (to the garbage collector), so the pool follows
- * the sizes the program allocates now. Only arrays that span their whole buffer are kept.
- */
-export class ArrayPool {
-  /** Free arrays by poolKey(dtype, length). */
-  private readonly free = new Map<number, TypedArray[]>();
-  /** Held arrays, each with the number of the give() that put it here. */
-  private readonly held = new Map<TypedArray, number>();
-  /**
-   * [array, give number] in the order given. An entry is current only while the array is held
-   * under that number: one array taken and given back many times leaves stale entries, which
-   * eviction skips and compaction drops.
-   */
-  private order: [TypedArray, number][] = [];
-  private gives = 0;
-  private bytes = 0;
-  constructor(public maxBytes: number) {}
-
-  take(dtype: DType, n: number): TypedArray | undefined {
-    const a = this.free.get(poolKey(dtype, n))?.pop();
-    if (a !== undefined) {
-      this.held.delete(a);
-      this.bytes -= a.byteLength;
-    }
-    return a;
-  }
-  private current(e: [TypedArray, number]): boolean {
-    return this.held.get(e[0]) === e[1];
-  }
-  give(a: TypedArray): void {
-    if (a.length === 0 || a.byteOffset !== 0 || a.byteLength !== a.buffer.byteLength || a.byteLength > this.maxBytes) return;
-    if (typeof SharedArrayBuffer === 'function' && a.buffer instanceof SharedArrayBuffer) return;
-    while (this.bytes + a.byteLength > this.maxBytes) this.evictOldest();
-    const key = poolKey(dtypeOfArray(a), a.length);
-    let list = this.free.get(key);
-    if (list === undefined) this.free.set(key, (list = []));
-    list.push(a);
-    const g = ++this.gives;
-    this.held.set(a, g);
-    this.order.push([a, g]);
-    this.bytes += a.byteLength;
-    if (this.order.length > 2 * this.held.size + 1024) this.order = this.order.filter((e) => this.current(e));
-  }
-  private evictOldest(): void {
-    for (;;) {
-      const e = this.order.shift()!;
-      if (!this.current(e)) continue;
-      const a = e[0];
-      this.held.delete(a);
-      const list = this.free.get(poolKey(dtypeOfArray(a), a.length))!;
-      list.splice(list.indexOf(a), 1);
-      this.bytes -= a.byteLength;
-      return;
-    }
-  }
-  /** Entries in the eviction queue, stale ones included (at most 2·heldCount + 1024). */
-  get queued(): number {
-    return this.order.length;
-  }
-  /** Arrays held for reuse. */
-  get heldCount(): number {
-    return this.held.size;
-  }
-  /** Bytes held for reuse. */
-  get heldBytes(): number {
-    return this.bytes;
-  }
-  clear(): void {
-    this.free.clear();
-    this.held.clear();
-    this.order = [];
-    this.bytes = 0;
   }
 }
 
@@ -328,12 +247,19 @@ export class CpuBackend implements Backend {
     return s;
   }
 
+  /** The fused kernels (Routines in ../backend.ts): AdamW's update and silu's vjp. */
+  readonly routines: Routines = {
+    adamw: (p, g, m, v, s) => this.adamw(p, g, m, v, s),
+    siluGrad: (x, g, sig) => this.siluGrad(x, g, sig),
+    siluWithSigmoid: (x) => this.siluWithSigmoid(x),
+  };
+
   /**
-   * One fused AdamW update (CPU only, outside the Backend interface): returns the new parameter,
-   * first and second moment as fresh storages. f32 runs on WebAssembly SIMD (optim-wasm.ts)
-   * where available, otherwise (and for f64) the JavaScript loop (optim.ts); both bit-identical.
+   * One fused AdamW update: the new parameter, first and second moment as fresh storages. f32
+   * runs on WebAssembly SIMD (optim-wasm.ts) where available, otherwise (and for f64) the
+   * JavaScript loop (optim.ts); both bit-identical.
    */
-  adamw(p: Storage, g: Storage, m: Storage, v: Storage, scalars: AdamWScalars): [Storage, Storage, Storage] {
+  private adamw(p: Storage, g: Storage, m: Storage, v: Storage, scalars: AdamWScalars): [Storage, Storage, Storage] {
     const [sp, pa] = this.allocOverwritten(p.dtype, p.size);
     const [sm, ma] = this.allocOverwritten(p.dtype, p.size);
     const [sv, va] = this.allocOverwritten(p.dtype, p.size);
@@ -344,14 +270,14 @@ export class CpuBackend implements Backend {
     return [sp, sm, sv];
   }
 
-  /** silu'(x)·g in one pass, from sigmoid(x) when given (CPU only, outside the Backend interface; see fused.ts). */
-  siluGrad(x: Storage, g: Storage, sig?: Storage): Storage {
+  /** silu'(x)·g in one pass, from sigmoid(x) when given (see fused.ts). */
+  private siluGrad(x: Storage, g: Storage, sig?: Storage): Storage {
     const [s, a] = this.allocOverwritten(x.dtype, x.size);
     siluGradInto(d(x), d(g), a, sig === undefined ? undefined : d(sig));
     return s;
   }
   /** silu(x) and the rounded sigmoid(x) its gradient needs, in one pass (see fused.ts). */
-  siluWithSigmoid(x: Storage): [Storage, Storage] {
+  private siluWithSigmoid(x: Storage): [Storage, Storage] {
     const [sy, y] = this.allocOverwritten(x.dtype, x.size);
     const [ss, sg] = this.allocOverwritten(x.dtype, x.size);
     siluWithSigmoidInto(d(x), y, sg);

@@ -18,7 +18,8 @@
  */
 import { FunctionBuilder, I32, ModuleBuilder, V128 } from './wasm/assembler.js';
 import { wasmApi } from './wasm/runtime.js';
-import { adamwInto, type AdamWScalars } from './optim.js';
+import type { AdamWScalars } from '../backend.js';
+import { adamwInto } from './optim.js';
 
 /** Elements per block: 4 arrays × 64 KiB, resident in L2 while the block runs. */
 const BLOCK = 16384;

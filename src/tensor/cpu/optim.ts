@@ -12,18 +12,8 @@
  * rounded f32 result (53 ≥ 2·24 + 2), so the two agree bit for bit; test/nn/optim-fused.test.ts
  * checks it against the composed reference.
  */
+import type { AdamWScalars } from '../backend.js';
 import type { TypedArray } from '../dtype.js';
-
-export interface AdamWScalars {
-  beta1: number;
-  beta2: number;
-  eps: number;
-  lr: number;
-  weightDecay: number;
-  /** 1 − β1^t and 1 − β2^t for this parameter's step t. */
-  bc1: number;
-  bc2: number;
-}
 
 const ident = (x: number) => x;
 

@@ -13,125 +13,21 @@
  * they keep by a short key (kernels/common.ts shaderText), so the pipeline lookup does not
  * rehash kilobytes of text.
  */
-import type { Backend, BinaryOp, CompareOp, MatmulParams, ReduceOp, Storage, UnaryOp } from '../backend.js';
+import type { Backend, BinaryOp, CompareOp, MatmulParams, ReduceOp, Routines, Storage, UnaryOp } from '../backend.js';
 import { arrayFor, type DType, dtypeOfArray, type TypedArray } from '../dtype.js';
 import { DeviceError, DTypeError } from '../errors.js';
+import { getFlag } from '../flags.js';
 import type { GpuDeviceInfo } from './device.js';
 import { BufferPool } from './pool.js';
+import type { GpuContext, KernelCall } from './context.js';
+import { WebGpuStorage } from './storage.js';
 import * as EW from './kernels/elementwise.js';
 import * as RD from './kernels/reduce.js';
 import * as IX from './kernels/indexing.js';
 import * as MM from './kernels/matmul.js';
-import * as OPT from './kernels/optim.js';
-import * as FU from './kernels/fused.js';
+import { webgpuRoutines } from './routines.js';
 
-/**
- * A GPU buffer and the number of storages that hold it. Storages are immutable once their
- * producing op has been encoded (every kernel writes only the fresh output it allocated), so an
- * identity copy (reshape, detach, clone, assign all ask for one) can share the buffer instead of
- * copying it; the buffer goes back to the pool when its last storage is disposed.
- */
-interface SharedBuffer {
-  buffer: GPUBuffer;
-  refs: number;
-}
-
-export class WebGpuStorage implements Storage {
-  private _shared: SharedBuffer | null;
-  constructor(
-    readonly backend: WebGpuBackend,
-    buffer: GPUBuffer | SharedBuffer,
-    readonly dtype: DType,
-    readonly size: number,
-  ) {
-    this._shared = 'refs' in buffer ? buffer : { buffer, refs: 1 };
-  }
-  get buffer(): GPUBuffer {
-    if (this._shared === null) throw new DeviceError('webgpu: this buffer was disposed and can no longer be used');
-    return this._shared.buffer;
-  }
-  get disposed(): boolean {
-    return this._shared === null;
-  }
-  /** Another storage on the same buffer (same dtype and size). */
-  alias(): WebGpuStorage {
-    if (this._shared === null) throw new DeviceError('webgpu: this buffer was disposed and can no longer be used');
-    this._shared.refs++;
-    return new WebGpuStorage(this.backend, this._shared, this.dtype, this.size);
-  }
-  /** Drops this storage's hold; returns the buffer when it was the last one. */
-  take(): GPUBuffer | null {
-    const sh = this._shared;
-    if (sh === null) throw new DeviceError('webgpu: this buffer was disposed and can no longer be used');
-    this._shared = null;
-    return --sh.refs === 0 ? sh.buffer : null;
-  }
-}
-
-/**
- * Little helper to lay out a uniform struct of 4-byte scalars (and 16-byte-aligned vec4 arrays).
- * Values are kept as raw 32-bit words, so `run()` copies them straight into the uniform ring.
- */
-export class Params {
-  private words: number[] = [];
-  private static readonly f = new Float32Array(1);
-  private static readonly u = new Uint32Array(Params.f.buffer);
-  u32(...v: number[]): this {
-    for (const x of v) this.words.push(x >>> 0);
-    return this;
-  }
-  i32(...v: number[]): this {
-    for (const x of v) this.words.push((x | 0) >>> 0);
-    return this;
-  }
-  f32(...v: number[]): this {
-    for (const x of v) {
-      Params.f[0] = x;
-      this.words.push(Params.u[0]!);
-    }
-    return this;
-  }
-  /** Pads to a 16-byte boundary (before an array<vec4<u32>, N> member). */
-  align16(): this {
-    while (this.words.length % 4 !== 0) this.words.push(0);
-    return this;
-  }
-  /** Size in bytes, padded to 16 (at least 16). */
-  get byteLength(): number {
-    return Math.max(4, Math.ceil(this.words.length / 4) * 4) * 4;
-  }
-  /** Writes the words at `dst[at..]` (the rest of the padded size is zeros). */
-  writeTo(dst: Uint32Array, at: number): void {
-    const w = this.words;
-    for (let k = 0; k < w.length; k++) dst[at + k] = w[k]!;
-    const end = this.byteLength / 4;
-    for (let k = w.length; k < end; k++) dst[at + k] = 0;
-  }
-  bytes(): ArrayBuffer {
-    const u = new Uint32Array(this.byteLength / 4);
-    this.writeTo(u, 0);
-    return u.buffer;
-  }
-}
-
-export interface KernelCall {
-  /** Cache key is the code itself. Binding 0 is `var<uniform> p: Params` (when params given);
-   * bindings 1..n are the storage buffers in `buffers` order (declare only those used). */
-  code: string;
-  buffers: readonly WebGpuStorage[];
-  params?: Params;
-  /** Total workgroups (1-D; split over x/y when above 65535) or an explicit [x, y, z]. */
-  groups: number | [number, number, number];
-}
-
-/** Uploads by queue.writeBuffer into clean buffers (true) or through staging copies (false: v1). */
-export const UPLOADS = { writeBuffer: true };
-/** One-element constants are cached and aliased (true) or filled by a dispatch each time (false: v1). */
-export const CONSTANTS = { cache: true };
 const MAX_CONSTANTS = 256;
-
-/** Identity copies share their buffer (true) or copy it (false: v1, kept for tests and benchmarks). */
-export const SHARE_IDENTITY_COPIES = { current: true };
 
 const UNIFORM_SLOT = 256;
 const UNIFORM_SLOTS = 1024;
@@ -139,9 +35,11 @@ const MAX_DISPATCHES_PER_BATCH = 512;
 /** Bound on cached bind groups (the cache is cleared when it is reached). */
 const MAX_BIND_GROUPS = 8192;
 
-export class WebGpuBackend implements Backend {
+export class WebGpuBackend implements Backend, GpuContext {
   readonly name = 'webgpu' as const;
   readonly pool: BufferPool;
+  /** The fused kernels (./routines.ts). */
+  readonly routines: Routines = webgpuRoutines(this);
   private pipelines = new Map<string, { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout; id: number; hasUniform: boolean }>();
   private bindGroups = new Map<string, GPUBindGroup>();
   private bufferIds = new WeakMap<GPUBuffer, number>();
@@ -190,14 +88,14 @@ export class WebGpuBackend implements Backend {
   }
   fromArray(data: TypedArray): Storage {
     const dtype = dtypeOfArray(data);
-    if (!UPLOADS.writeBuffer) return this.fromArrayStaged(data);
+    if (!getFlag('webgpu.writeBufferUploads')) return this.fromArrayStaged(data);
     const s = this.allocWith(dtype, data.length, (bytes) => this.pool.acquireClean(bytes, this.epoch));
     if (data.length === 0) return s;
     // A clean buffer: no unsubmitted command touches it, so writing it now is safe (pool.ts).
     this.device.queue.writeBuffer(s.buffer, 0, data.buffer, data.byteOffset, data.byteLength);
     return s;
   }
-  /** v1 upload: a mapped staging buffer copied in command order (a buffer creation and a pass break each). */
+  /** The upload with 'webgpu.writeBufferUploads' off: a mapped staging buffer copied in command order (a buffer creation and a pass break each). */
   private fromArrayStaged(data: TypedArray): Storage {
     const dtype = dtypeOfArray(data);
     const s = this.alloc(dtype, data.length);
@@ -214,7 +112,7 @@ export class WebGpuBackend implements Backend {
     return s;
   }
   full(size: number, value: number, dtype: DType): Storage {
-    if (size !== 1 || !CONSTANTS.cache) return EW.fill(this, size, value, dtype);
+    if (size !== 1 || !getFlag('webgpu.cacheConstants')) return EW.fill(this, size, value, dtype);
     // One-element constants (the operand behind x.mul(0.5), a 0-d fill) recur every step: keep
     // one storage per value and hand out aliases (storages are immutable), saving a dispatch each.
     // So a kernel that writes into a buffer it initialised must use EW.fill, not this.
@@ -414,8 +312,8 @@ export class WebGpuBackend implements Backend {
   }
   expand(x: Storage, outShape: readonly number[], strides: readonly number[]): Storage {
     const xs = x as WebGpuStorage;
-    // The identity copy (reshape, detach, clone, assign): share the buffer (see SharedBuffer).
-    if (outShape.length === 1 && outShape[0] === xs.size && strides[0] === 1 && SHARE_IDENTITY_COPIES.current) {
+    // The identity copy (reshape, detach, clone, assign): share the buffer (see storage.ts).
+    if (outShape.length === 1 && outShape[0] === xs.size && strides[0] === 1 && getFlag('webgpu.shareIdentityCopies')) {
       this.live++;
       return xs.alias();
     }
@@ -435,44 +333,6 @@ export class WebGpuBackend implements Backend {
   }
 
   matmul(a: Storage, b: Storage, p: MatmulParams): Storage { return MM.matmul(this, a as WebGpuStorage, b as WebGpuStorage, p); }
-
-  /** The fused AdamW update (kernels/optim.ts), bit-identical to the composed ops; same shape as the CPU backend's. */
-  /** RMSNorm of x [rows, d] with gain g (kernels/fused.ts), bit-identical to layers.ts rmsNorm's composed ops. */
-  rmsNorm(x: Storage, g: Storage, rows: number, d: number, eps: number): Storage {
-    return FU.rmsNorm(this, x as WebGpuStorage, g as WebGpuStorage, rows, d, eps);
-  }
-  /** x + r and RMSNorm of it (kernels/fused.ts), bit-identical to add then layers.ts rmsNorm. */
-  addRmsNorm(x: Storage, r: Storage, g: Storage, rows: number, d: number, eps: number): [Storage, Storage] {
-    return FU.addRmsNorm(this, x as WebGpuStorage, r as WebGpuStorage, g as WebGpuStorage, rows, d, eps);
-  }
-  /** softmax(q·Kᵀ / scale)·V with one query per row (kernels/fused.ts), bit-identical to the composed ops. */
-  decodeAttention(q: Storage, k: Storage, v: Storage, rows: number, Tk: number, hd: number, scale: number): Storage {
-    return FU.decodeAttention(this, q as WebGpuStorage, k as WebGpuStorage, v as WebGpuStorage, rows, Tk, hd, scale);
-  }
-  /** The KV cache's two concatenations along positions in one dispatch (kernels/fused.ts). */
-  appendKV(k0: Storage, k1: Storage, v0: Storage, v1: Storage, rows: number, past: number, t: number, hd: number): [Storage, Storage] {
-    return FU.appendKV(this, k0 as WebGpuStorage, k1 as WebGpuStorage, v0 as WebGpuStorage, v1 as WebGpuStorage, rows, past, t, hd);
-  }
-  /** Σ_j x[t, j, :]·w[t, j] (kernels/fused.ts), bit-identical to mul then sum over j. */
-  weightedRows(x: Storage, w: Storage, n: number, k: number, d: number): Storage {
-    return FU.weightedRows(this, x as WebGpuStorage, w as WebGpuStorage, n, k, d);
-  }
-  /** silu(g)·u (kernels/fused.ts), bit-identical to the composed silu and mul. */
-  siluMul(g: Storage, u: Storage): Storage {
-    return FU.siluMul(this, g as WebGpuStorage, u as WebGpuStorage);
-  }
-  /** The chosen experts' SwiGLU and gate-weighted mix in two dispatches (kernels/fused.ts), the dense dispatch's bits. */
-  chosenExperts(x: Storage, ids: Storage, wg: Storage, wu: Storage, wd: Storage, gw: Storage, n: number, k: number, d: number, h: number): Storage {
-    const s = (t: Storage) => t as WebGpuStorage;
-    return FU.chosenExperts(this, s(x), s(ids), s(wg), s(wu), s(wd), s(gw), n, k, d, h);
-  }
-  /** RoPE of x [B, T, H, hd] into [B, H, T, hd] (kernels/fused.ts), bit-identical to transpose + applyRope's ops. */
-  rope(x: Storage, cos: Storage, sin: Storage, B: number, T: number, H: number, hd: number): Storage {
-    return FU.rope(this, x as WebGpuStorage, cos as WebGpuStorage, sin as WebGpuStorage, B, T, H, hd);
-  }
-  adamw(p: Storage, g: Storage, m: Storage, v: Storage, scalars: OPT.AdamWScalarsGpu): [Storage, Storage, Storage] {
-    return OPT.adamw(this, p as WebGpuStorage, g as WebGpuStorage, m as WebGpuStorage, v as WebGpuStorage, scalars);
-  }
 
   slice(x: Storage, outer: number, n: number, inner: number, start: number, len: number): Storage {
     return IX.slice(this, x as WebGpuStorage, outer, n, inner, start, len);

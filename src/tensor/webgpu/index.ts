@@ -37,5 +37,8 @@ export function webgpuBackend(): WebGpuBackend {
   return backend;
 }
 
-export { WebGpuBackend, WebGpuStorage, Params, type KernelCall } from './backend.js';
+export { WebGpuBackend } from './backend.js';
+export { WebGpuStorage } from './storage.js';
+export { Params } from './params.js';
+export type { GpuContext, KernelCall } from './context.js';
 export type { GpuDeviceInfo, GpuPath } from './device.js';

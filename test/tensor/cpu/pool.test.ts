@@ -1,5 +1,5 @@
 /**
- * Recycling of disposed CPU arrays (src/tensor/cpu/backend.ts, ArrayPool): a recycled array is
+ * Recycling of disposed CPU arrays (src/tensor/cpu/pool.ts, ArrayPool): a recycled array is
  * never still referenced (reshape and slice aliases keep their buffer out of the pool until the
  * last of them is disposed), zero-initialised outputs (zeros, indexAdd's accumulator) come back
  * zeroed even from a pool full of garbage, the pool stays within its bound (and its eviction

@@ -7,27 +7,18 @@
  * multiples of 4.
  */
 import fc from 'fast-check';
-import { afterAll, expect, it } from 'vitest';
-import { roundBf16, roundFp8e4m3, tensor, where, type Tensor } from '../../../src/index.js';
-import { EW_VERSION } from '../../../src/tensor/webgpu/kernels/elementwise.js';
+import { expect, it } from 'vitest';
+import { roundBf16, roundFp8e4m3, tensor, where, withFlags, type Tensor } from '../../../src/index.js';
 import { broadcastPairArb, shapeArb, sizeOf } from '../../helpers/arbitraries.js';
 import { describeGpu } from '../../helpers/gpu.js';
 
-afterAll(() => {
-  EW_VERSION.current = 2;
-});
-
 /** Runs f under kernel version v and returns the raw bits of its result. */
 async function bits(v: 1 | 2, f: () => Tensor): Promise<number[]> {
-  EW_VERSION.current = v;
-  try {
-    const t = f();
-    const a = await t.toArray();
-    t.dispose();
-    return Array.from(a instanceof Float32Array ? new Uint32Array(a.buffer, a.byteOffset, a.length) : a);
-  } finally {
-    EW_VERSION.current = 2;
-  }
+  // the kernels are chosen when an op is called, so only the call needs the flag
+  const t = withFlags({ 'webgpu.elementwiseVersion': v }, f);
+  const a = await t.toArray();
+  t.dispose();
+  return Array.from(a instanceof Float32Array ? new Uint32Array(a.buffer, a.byteOffset, a.length) : a);
 }
 
 async function same(what: string, f: () => Tensor): Promise<void> {

@@ -1,32 +1,24 @@
 /**
  * The fused decode kernels (src/tensor/webgpu/kernels/fused.ts: RoPE, RMSNorm, add + RMSNorm,
- * decode attention, the KV cache's append, silu·mul; the expert mix is covered by
+ * decode attention, the KV cache's append, silu·mul: the WebGPU backend's routines; the expert mix is covered by
  * test/moe/engine-webgpu.test.ts)
  * against the composed ops they replace, bit for bit: they exist only to cut dispatches, so any
  * difference in a single bit would be a silent numeric change (the engine's exact profile promises μ == π).
  */
-import { afterEach, expect, it } from 'vitest';
-import { Rng, Tensor, noGrad, randn, tensor, tidy } from '../../../src/index.js';
-import type { WebGpuBackend } from '../../../src/tensor/webgpu/index.js';
-import { FUSED_ATTENTION, FUSED_ROPE, KVCacheLayer, decodeAttention, ropeHeads } from '../../../src/nn/attention.js';
-import { FUSED_RMSNORM, addRmsNorm, rmsNorm } from '../../../src/nn/layers.js';
+import { expect, it } from 'vitest';
+import { Rng, Tensor, noGrad, randn, tensor, tidy, withFlags } from '../../../src/index.js';
+import { KVCacheLayer, decodeAttention, ropeHeads } from '../../../src/nn/attention.js';
+import { addRmsNorm, rmsNorm } from '../../../src/nn/layers.js';
 import { describeGpu } from '../../helpers/gpu.js';
 
 describeGpu('fused WebGPU kernels', () => {
-  afterEach(() => {
-    FUSED_ROPE.current = true;
-    FUSED_RMSNORM.current = true;
-    FUSED_ATTENTION.current = true;
-  });
-
   it('ropeHeads: the fused kernel equals transpose + applyRope\'s composed ops bit for bit', async () => {
     const rng = new Rng(7);
     for (const [B, T, H, hd, offset, theta] of [[1, 1, 1, 2, 0, 10000], [8, 1, 4, 32, 37, 10000], [3, 5, 2, 16, 0, 500], [2, 9, 4, 8, 120, 10000], [4, 64, 4, 16, 3, 1e6]] as const) {
       const x = randn([B, T, H * hd], { rng, device: 'webgpu' }).mul(3);
       const out: Float32Array[] = [];
       for (const fused of [false, true]) {
-        FUSED_ROPE.current = fused;
-        const y = noGrad(() => tidy(() => ropeHeads(x, H, offset, theta)));
+        const y = withFlags({ 'nn.fusedRope': fused }, () => noGrad(() => tidy(() => ropeHeads(x, H, offset, theta))));
         expect(y.shape).toEqual([B, H, T, hd]);
         out.push((await y.toArray()) as Float32Array);
         y.dispose();
@@ -43,8 +35,7 @@ describeGpu('fused WebGPU kernels', () => {
       const g = randn([shape[shape.length - 1]!], { rng, device: 'webgpu' });
       const out: Float32Array[] = [];
       for (const fused of [false, true]) {
-        FUSED_RMSNORM.current = fused;
-        const y = noGrad(() => tidy(() => rmsNorm(x, g, eps)));
+        const y = withFlags({ 'nn.fusedRmsNorm': fused }, () => noGrad(() => tidy(() => rmsNorm(x, g, eps))));
         expect(y.shape).toEqual([...shape]);
         out.push((await y.toArray()) as Float32Array);
         y.dispose();
@@ -57,8 +48,7 @@ describeGpu('fused WebGPU kernels', () => {
     const g = tensor(new Float32Array([1, 0, -1, 2.5]), { device: 'webgpu' });
     const out: Float32Array[] = [];
     for (const fused of [false, true]) {
-      FUSED_RMSNORM.current = fused;
-      const y = noGrad(() => rmsNorm(x, g, 1e-6));
+      const y = withFlags({ 'nn.fusedRmsNorm': fused }, () => noGrad(() => rmsNorm(x, g, 1e-6)));
       out.push((await y.toArray()) as Float32Array);
       y.dispose();
     }
@@ -73,8 +63,7 @@ describeGpu('fused WebGPU kernels', () => {
       const g = randn([shape[shape.length - 1]!], { rng, device: 'webgpu' });
       const out: Float32Array[][] = [];
       for (const fused of [false, true]) {
-        FUSED_RMSNORM.current = fused;
-        const ys = noGrad(() => addRmsNorm(x, r, g, eps));
+        const ys = withFlags({ 'nn.fusedRmsNorm': fused }, () => noGrad(() => addRmsNorm(x, r, g, eps)));
         out.push(await Promise.all(ys.map(async (y) => (await y.toArray()) as Float32Array)));
         ys.forEach((y) => y.dispose());
       }
@@ -91,8 +80,7 @@ describeGpu('fused WebGPU kernels', () => {
       const v = randn([B, H, Tk, hd], { rng, device: 'webgpu' });
       const out: Float32Array[] = [];
       for (const fused of [false, true]) {
-        FUSED_ATTENTION.current = fused;
-        const o = noGrad(() => tidy(() => decodeAttention(q, k, v)));
+        const o = withFlags({ 'nn.fusedAttention': fused }, () => noGrad(() => tidy(() => decodeAttention(q, k, v))));
         expect(o.shape).toEqual([B, H, 1, hd]);
         out.push((await o.toArray()) as Float32Array);
         o.dispose();
@@ -107,11 +95,10 @@ describeGpu('fused WebGPU kernels', () => {
     const steps = [3, 1, 1, 4, 1].map((t) => [randn([2, 3, t, 8], { rng, device: 'webgpu' }), randn([2, 3, t, 8], { rng, device: 'webgpu' })] as const);
     const out: Float32Array[][] = [];
     for (const fused of [false, true]) {
-      FUSED_ATTENTION.current = fused;
       const cache = new KVCacheLayer();
       const got: Float32Array[] = [];
       for (const [k, v] of steps) {
-        const { keys, values } = noGrad(() => cache.append(k.mul(1), v.mul(1)));
+        const { keys, values } = withFlags({ 'nn.fusedAttention': fused }, () => noGrad(() => cache.append(k.mul(1), v.mul(1))));
         got.push((await keys.toArray()) as Float32Array, (await values.toArray()) as Float32Array);
       }
       expect(cache.length).toBe(10);
@@ -130,7 +117,7 @@ describeGpu('fused WebGPU kernels', () => {
     const ue = tensor(new Float32Array([1, 1, 3, 3, 0.5, 0.5, 2, 2, 1e-20, 1e-20]), { device: 'webgpu' });
     for (const [a, b] of [[g, u], [edge, ue]] as const) {
       const ref = noGrad(() => a.silu().mul(b));
-      const fused = new Tensor((a.backend as WebGpuBackend).siluMul(a.storage, b.storage), a.shape);
+      const fused = new Tensor(a.backend.routines!.siluMul!(a.storage, b.storage)!, a.shape);
       const [x, y] = [(await ref.toArray()) as Float32Array, (await fused.toArray()) as Float32Array];
       expect(new Uint32Array(y.buffer)).toEqual(new Uint32Array(x.buffer));
       ref.dispose();

@@ -7,16 +7,12 @@
  * (16-row tiles). Every layout, batched, edge sizes.
  */
 import fc from 'fast-check';
-import { afterAll, expect, it } from 'vitest';
-import { matmulT, tensor } from '../../../src/index.js';
+import { expect, it } from 'vitest';
+import { matmulT, tensor, withFlags } from '../../../src/index.js';
 import type { MatmulParams } from '../../../src/tensor/backend.js';
 import type { WebGpuStorage } from '../../../src/tensor/webgpu/index.js';
-import { MATMUL_VERSION, matmul as gpuMatmul } from '../../../src/tensor/webgpu/kernels/matmul.js';
+import { matmul as gpuMatmul } from '../../../src/tensor/webgpu/kernels/matmul.js';
 import { describeGpu, gpu } from '../../helpers/gpu.js';
-
-afterAll(() => {
-  MATMUL_VERSION.current = 2;
-});
 
 function values(n: number, seed: number): Float32Array {
   let s = seed >>> 0;
@@ -45,12 +41,10 @@ describeGpu('webgpu matmul: every tiling gives the same bits', () => {
         const sb = b.fromArray(bv) as WebGpuStorage;
         const outs: number[][] = [];
         for (const v of [1, 2] as const) {
-          MATMUL_VERSION.current = v;
-          const o = gpuMatmul(b, sa, sb, p);
+          const o = withFlags({ 'webgpu.matmulVersion': v }, () => gpuMatmul(b, sa, sb, p));
           outs.push(bits(await b.read(o)));
           b.dispose(o);
         }
-        MATMUL_VERSION.current = 2;
         for (const t of [{ tm: 4, tn: 4, wg: 16 }, { tm: 8, tn: 16, wg: 16 }, { tm: 16, tn: 8, wg: 16 }, { tm: 4, tn: 4, wg: 64 }]) {
           const o = gpuMatmul(b, sa, sb, p, t);
           outs.push(bits(await b.read(o)));
@@ -69,13 +63,11 @@ describeGpu('webgpu matmul: every tiling gives the same bits', () => {
     const a = tensor(values(40 * k, 7), { shape: [40, k], device: 'webgpu' });
     const w = tensor(values(n * k, 8), { shape: [n, k], device: 'webgpu' });
     for (const v of [1, 2] as const) {
-      MATMUL_VERSION.current = v;
-      const all = await matmulT(a, w, false, true).toArray();
-      const few = await matmulT(a.slice(0, 5, 8), w, false, true).toArray();
-      const one = await matmulT(a.slice(0, 6, 7), w, false, true).toArray();
+      const [all, few, one] = await Promise.all(withFlags({ 'webgpu.matmulVersion': v }, () => [
+        matmulT(a, w, false, true), matmulT(a.slice(0, 5, 8), w, false, true), matmulT(a.slice(0, 6, 7), w, false, true),
+      ]).map((t) => t.toArray()));
       expect(bits(few)).toEqual(bits(all.slice(5 * n, 8 * n)));
       expect(bits(one)).toEqual(bits(all.slice(6 * n, 7 * n)));
     }
-    MATMUL_VERSION.current = 2;
   });
 });

@@ -36,7 +36,7 @@ describeGpu('webgpu fused AdamW', () => {
         tidy(() => adamwUpdateComposed(p1, g1, m1, v1, scalars));
         // fused
         const [p2, g2, m2, v2] = [pv, gv, mv, vv].map(mk) as [Tensor, Tensor, Tensor, Tensor];
-        const [np, nm, nv] = b.adamw(p2.storage, g2.storage, m2.storage, v2.storage, scalars);
+        const [np, nm, nv] = b.routines.adamw!(p2.storage, g2.storage, m2.storage, v2.storage, scalars)!;
         for (const [t, st] of [[p2, np], [m2, nm], [v2, nv]] as const) {
           const fresh = new Tensor(st, t.shape);
           t.assign(fresh);

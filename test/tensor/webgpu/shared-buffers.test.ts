@@ -11,14 +11,13 @@
  * reads it is still pending must not be overwritten by the next upload.
  */
 import { expect, it } from 'vitest';
-import { tensor, tidy } from '../../../src/index.js';
-import { CONSTANTS, SHARE_IDENTITY_COPIES, UPLOADS } from '../../../src/tensor/webgpu/backend.js';
+import { getFlag, tensor, tidy, withFlags } from '../../../src/index.js';
 import { describeGpu, gpu } from '../../helpers/gpu.js';
 
 describeGpu('webgpu: identity copies share buffers', () => {
   it('reshape / detach / clone / assign: values survive the original, pool returns to its start', async () => {
     const b = gpu!;
-    expect(SHARE_IDENTITY_COPIES.current).toBe(true);
+    expect(getFlag('webgpu.shareIdentityCopies')).toBe(true);
     const inUse0 = b.pool.stats().inUse;
     const live0 = b.liveBuffers();
     const x = tensor(Float32Array.from([1, 2, 3, 4, 5, 6]), { shape: [2, 3], device: 'webgpu' });
@@ -48,8 +47,7 @@ describeGpu('webgpu: identity copies share buffers', () => {
   it('an upload never overwrites a buffer that a pending kernel still reads', async () => {
     const b = gpu!;
     for (const writeBuffer of [true, false]) {
-      UPLOADS.writeBuffer = writeBuffer;
-      try {
+      await withFlags({ 'webgpu.writeBufferUploads': writeBuffer }, async () => {
         const outs: number[][] = [];
         for (let round = 0; round < 3; round++) {
           const a = tensor(Float32Array.from([1, 2, 3, 4]), { device: 'webgpu' });
@@ -64,9 +62,7 @@ describeGpu('webgpu: identity copies share buffers', () => {
           expect(outs[i], `writeBuffer ${writeBuffer}`).toEqual([2, 4, 6, 8]);
           expect(outs[i + 1]).toEqual([9, 9, 9, 9]);
         }
-      } finally {
-        UPLOADS.writeBuffer = true;
-      }
+      });
     }
   });
 
@@ -84,19 +80,13 @@ describeGpu('webgpu: identity copies share buffers', () => {
     const cached = await read();
     const again = await read();
     expect(b.liveBuffers()).toBe(live0);
-    CONSTANTS.cache = false;
-    try {
-      expect(await read()).toEqual(cached);
-    } finally {
-      CONSTANTS.cache = true;
-    }
+    expect(await withFlags({ 'webgpu.cacheConstants': false }, read)).toEqual(cached);
     expect(again).toEqual(cached);
     x.dispose();
   });
 
-  it('v1 (a real copy) gives the same values', async () => {
-    SHARE_IDENTITY_COPIES.current = false;
-    try {
+  it("with 'webgpu.shareIdentityCopies' off (a real copy) the values are the same", async () => {
+    await withFlags({ 'webgpu.shareIdentityCopies': false }, async () => {
       const b = gpu!;
       const inUse0 = b.pool.stats().inUse;
       const x = tensor(Float32Array.from([1, -0, 3]), { device: 'webgpu' });
@@ -106,8 +96,6 @@ describeGpu('webgpu: identity copies share buffers', () => {
       x.dispose();
       r.dispose();
       expect(b.pool.stats().inUse).toBe(inUse0);
-    } finally {
-      SHARE_IDENTITY_COPIES.current = true;
-    }
+    });
   });
 });

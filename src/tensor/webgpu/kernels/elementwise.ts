@@ -5,7 +5,7 @@
  * and strided (broadcasting, permute, expand) where each operand's offset comes from collapsed
  * shape/stride uniforms.
  *
- * Two versions, side by side (EW_VERSION; tests compare them bit for bit, and
+ * Two versions, side by side (flag 'webgpu.elementwiseVersion'; tests compare them bit for bit, and
  * bench/kernels/webgpu-elementwise.mjs times them):
  *  - v1: one element per invocation. Flat only when every operand has the output's size (a
  *    scalar operand, e.g. the 0-d tensor behind `x.mul(0.9)`, takes the strided path); the
@@ -24,8 +24,11 @@
 import type { BinaryOp, CompareOp, UnaryOp } from '../../backend.js';
 import type { DType } from '../../dtype.js';
 import { DTypeError } from '../../errors.js';
+import { getFlag } from '../../flags.js';
 import { sizeOf, stridesOf } from '../../shape.js';
-import { Params, type WebGpuBackend, type WebGpuStorage } from '../backend.js';
+import type { GpuContext } from '../context.js';
+import { Params } from '../params.js';
+import type { WebGpuStorage } from '../storage.js';
 import { collapse, groupsFor, main1d, offsetFn, pad8, shaderText, wgslType } from './common.js';
 
 /** Helper functions some f32 expressions use; prepended to every f32 unary/binary shader. */
@@ -85,7 +88,7 @@ const BINARY: Record<BinaryOp, [string, string | null]> = {
 };
 const COMPARE: Record<CompareOp, string> = { eq: '==', ne: '!=', gt: '>', ge: '>=', lt: '<', le: '<=' };
 
-function out(b: WebGpuBackend, dtype: DType, size: number): WebGpuStorage {
+function out(b: GpuContext, dtype: DType, size: number): WebGpuStorage {
   return b.alloc(dtype, size);
 }
 
@@ -105,9 +108,6 @@ ${main1d()}
   ${body}
 }`;
 }
-
-/** Which kernel version the launches use (tests and benchmarks switch it; 2 is the default). */
-export const EW_VERSION = { current: 2 as 1 | 2 };
 
 /** v2: the flat path, 4 elements per invocation; operand j is a vec4 array, or one broadcast element. */
 function flatVec4Shader(inTypes: string[], scalarOperand: boolean[], outType: string, expr: (loads: string[]) => string, lib: string): string {
@@ -197,7 +197,7 @@ ${main1d()}
  * replaced by the operand j's element at this output index.
  */
 function launch(
-  b: WebGpuBackend, key: string, inputs: WebGpuStorage[], strides: readonly (readonly number[])[], shape: readonly number[],
+  b: GpuContext, key: string, inputs: WebGpuStorage[], strides: readonly (readonly number[])[], shape: readonly number[],
   outDType: DType, expr: (loads: string[]) => string, lib = '', scalars: [number, number] = [0, 0],
 ): WebGpuStorage {
   const n = sizeOf(shape);
@@ -207,7 +207,7 @@ function launch(
   const outType = wgslType(outDType);
   const contiguous = stridesOf(shape);
   const full = strides.map((st) => st.every((v, d) => v === contiguous[d] || shape[d] === 1));
-  if (EW_VERSION.current === 2) {
+  if (getFlag('webgpu.elementwiseVersion') === 2) {
     const scalar = strides.map((st, j) => !full[j] && st.every((v, d) => v === 0 || shape[d] === 1));
     if (full.every((f, j) => f || scalar[j])) {
       const n4 = Math.ceil(n / 4);
@@ -251,7 +251,7 @@ function launch(
   return o;
 }
 
-export function fill(b: WebGpuBackend, size: number, value: number, dtype: DType): WebGpuStorage {
+export function fill(b: GpuContext, size: number, value: number, dtype: DType): WebGpuStorage {
   const t = wgslType(dtype);
   const o = out(b, dtype, size);
   if (size === 0) return o;
@@ -269,13 +269,13 @@ ${main1d()}
   return o;
 }
 
-export function cast(b: WebGpuBackend, x: WebGpuStorage, dtype: DType): WebGpuStorage {
+export function cast(b: GpuContext, x: WebGpuStorage, dtype: DType): WebGpuStorage {
   const t = wgslType(dtype);
   wgslType(x.dtype);
   return launch(b, `cast|${t}`, [x], [stridesOf([x.size])], [x.size], dtype, ([v]) => `${t}(${v})`);
 }
 
-export function unary(b: WebGpuBackend, op: UnaryOp, x: WebGpuStorage): WebGpuStorage {
+export function unary(b: GpuContext, op: UnaryOp, x: WebGpuStorage): WebGpuStorage {
   const isF = wgslType(x.dtype) === 'f32';
   const e = isF ? UNARY_F32[op] : UNARY_I32[op];
   if (e === undefined) throw new DTypeError(`${op}: not defined for i32 on webgpu`);
@@ -283,7 +283,7 @@ export function unary(b: WebGpuBackend, op: UnaryOp, x: WebGpuStorage): WebGpuSt
 fn u_(x: ${x.dtype}) -> ${x.dtype} { return ${e}; }`);
 }
 
-export function clamp(b: WebGpuBackend, x: WebGpuStorage, lo: number, hi: number): WebGpuStorage {
+export function clamp(b: GpuContext, x: WebGpuStorage, lo: number, hi: number): WebGpuStorage {
   if (x.dtype === 'i32') {
     const l = Math.max(lo, -(2 ** 31));
     const h = Math.min(hi, 2 ** 31 - 1);
@@ -293,7 +293,7 @@ export function clamp(b: WebGpuBackend, x: WebGpuStorage, lo: number, hi: number
 }
 
 export function binary(
-  b: WebGpuBackend, op: BinaryOp, x: WebGpuStorage, y: WebGpuStorage,
+  b: GpuContext, op: BinaryOp, x: WebGpuStorage, y: WebGpuStorage,
   shape: readonly number[], sa: readonly number[], sb: readonly number[],
 ): WebGpuStorage {
   const isF = wgslType(x.dtype) === 'f32';
@@ -305,25 +305,25 @@ fn b_(a: ${t}, b: ${t}) -> ${t} { return ${e}; }`);
 }
 
 export function compare(
-  b: WebGpuBackend, op: CompareOp, x: WebGpuStorage, y: WebGpuStorage,
+  b: GpuContext, op: CompareOp, x: WebGpuStorage, y: WebGpuStorage,
   shape: readonly number[], sa: readonly number[], sb: readonly number[], outDType: DType,
 ): WebGpuStorage {
   return launch(b, `compare|${op}`, [x, y], [sa, sb], shape, outDType, ([u, v]) => `select(0, 1, ${u} ${COMPARE[op]} ${v})`);
 }
 
 export function where(
-  b: WebGpuBackend, c: WebGpuStorage, x: WebGpuStorage, y: WebGpuStorage,
+  b: GpuContext, c: WebGpuStorage, x: WebGpuStorage, y: WebGpuStorage,
   shape: readonly number[], sc: readonly number[], sa: readonly number[], sb: readonly number[],
 ): WebGpuStorage {
   const zero = c.dtype === 'i32' ? '0' : '0.0';
   return launch(b, `where|${zero}`, [c, x, y], [sc, sa, sb], shape, x.dtype, ([cc, u, v]) => `select(${v}, ${u}, ${cc} != ${zero})`);
 }
 
-export function expand(b: WebGpuBackend, x: WebGpuStorage, outShape: readonly number[], strides: readonly number[]): WebGpuStorage {
+export function expand(b: GpuContext, x: WebGpuStorage, outShape: readonly number[], strides: readonly number[]): WebGpuStorage {
   return launch(b, 'copy', [x], [strides], outShape, x.dtype, ([v]) => v!);
 }
 
-export function permute(b: WebGpuBackend, x: WebGpuStorage, shape: readonly number[], perm: readonly number[]): WebGpuStorage {
+export function permute(b: GpuContext, x: WebGpuStorage, shape: readonly number[], perm: readonly number[]): WebGpuStorage {
   const st = stridesOf(shape);
   return expand(b, x, perm.map((p) => shape[p]!), perm.map((p) => st[p]!));
 }

@@ -52,7 +52,9 @@
  * and weightedRows, so the values are the dense dispatch's bit for bit (tested).
  */
 import { DTypeError } from '../../errors.js';
-import { Params, type WebGpuBackend, type WebGpuStorage } from '../backend.js';
+import type { GpuContext } from '../context.js';
+import { Params } from '../params.js';
+import type { WebGpuStorage } from '../storage.js';
 import { groupsFor, main1d } from './common.js';
 
 const ROPE = `struct Params { n: u32, zero: u32, T: u32, H: u32, hd: u32, half: u32, pad0: u32, pad1: u32 }
@@ -82,7 +84,7 @@ ${main1d()}
  * RoPE of x [B, T, H, hd] (f32) with tables cos, sin [T, hd]; returns [B, H, T, hd], the values
  * of applyRope(transpose(x, 1, 2)) bit for bit.
  */
-export function rope(b: WebGpuBackend, x: WebGpuStorage, cos: WebGpuStorage, sin: WebGpuStorage, B: number, T: number, H: number, hd: number): WebGpuStorage {
+export function rope(b: GpuContext, x: WebGpuStorage, cos: WebGpuStorage, sin: WebGpuStorage, B: number, T: number, H: number, hd: number): WebGpuStorage {
   if (x.dtype !== 'f32' || cos.dtype !== 'f32' || sin.dtype !== 'f32') throw new DTypeError(`webgpu rope: f32 only, got x ${x.dtype}, tables ${cos.dtype}/${sin.dtype}`);
   const n = B * T * H * hd;
   const out = b.alloc('f32', n);
@@ -116,7 +118,7 @@ const ADD_RMSNORM = rmsNormCode(true);
 export const RMSNORM_MAX_DIM = 16384;
 
 /** RMSNorm of x [rows, d] with gain g [d] (f32), the composed ops' values bit for bit. */
-export function rmsNorm(b: WebGpuBackend, x: WebGpuStorage, g: WebGpuStorage, rows: number, d: number, eps: number): WebGpuStorage {
+export function rmsNorm(b: GpuContext, x: WebGpuStorage, g: WebGpuStorage, rows: number, d: number, eps: number): WebGpuStorage {
   if (x.dtype !== 'f32' || g.dtype !== 'f32') throw new DTypeError(`webgpu rmsNorm: f32 only, got x ${x.dtype}, weight ${g.dtype}`);
   if (d > RMSNORM_MAX_DIM) throw new DTypeError(`webgpu rmsNorm: rows of ${d} exceed the fused kernel's ${RMSNORM_MAX_DIM}`);
   const out = b.alloc('f32', rows * d);
@@ -128,7 +130,7 @@ export function rmsNorm(b: WebGpuBackend, x: WebGpuStorage, g: WebGpuStorage, ro
 
 /** s = x + r and RMSNorm(s) with gain g, for x, r [rows, d] (f32): the composed add and rmsNorm's values bit for bit. */
 export function addRmsNorm(
-  b: WebGpuBackend, x: WebGpuStorage, r: WebGpuStorage, g: WebGpuStorage, rows: number, d: number, eps: number,
+  b: GpuContext, x: WebGpuStorage, r: WebGpuStorage, g: WebGpuStorage, rows: number, d: number, eps: number,
 ): [WebGpuStorage, WebGpuStorage] {
   if (x.dtype !== 'f32' || r.dtype !== 'f32' || g.dtype !== 'f32') throw new DTypeError(`webgpu addRmsNorm: f32 only, got ${x.dtype}, ${r.dtype}, ${g.dtype}`);
   if (d > RMSNORM_MAX_DIM) throw new DTypeError(`webgpu addRmsNorm: rows of ${d} exceed the fused kernel's ${RMSNORM_MAX_DIM}`);
@@ -175,6 +177,9 @@ ${main1d()}
   }
 }`;
 
+/** decodeAttention runs one row per invocation, within this many loop iterations (llvmpipe stops an invocation's loops after 65535). */
+export const DECODE_ATTENTION_MAX_ITERATIONS = 60000;
+
 /** Loop iterations one decodeAttention invocation runs (llvmpipe stops an invocation's loops after 65535). */
 export function decodeAttentionIterations(Tk: number, hd: number): number {
   return 2 * Tk * hd + 4 * Tk + 2 * hd;
@@ -184,9 +189,9 @@ export function decodeAttentionIterations(Tk: number, hd: number): number {
  * softmax(q·Kᵀ / scale)·V for q [rows, hd] (one query per batch-head row), K and V
  * [rows, Tk, hd] (f32); returns o [rows, hd], the composed ops' values bit for bit.
  */
-export function decodeAttention(b: WebGpuBackend, q: WebGpuStorage, k: WebGpuStorage, v: WebGpuStorage, rows: number, Tk: number, hd: number, scale: number): WebGpuStorage {
+export function decodeAttention(b: GpuContext, q: WebGpuStorage, k: WebGpuStorage, v: WebGpuStorage, rows: number, Tk: number, hd: number, scale: number): WebGpuStorage {
   if (q.dtype !== 'f32' || k.dtype !== 'f32' || v.dtype !== 'f32') throw new DTypeError('webgpu decodeAttention: f32 only');
-  if (decodeAttentionIterations(Tk, hd) > 60000) throw new DTypeError(`webgpu decodeAttention: ${Tk} keys of ${hd} exceed the kernel's loop budget`);
+  if (decodeAttentionIterations(Tk, hd) > DECODE_ATTENTION_MAX_ITERATIONS) throw new DTypeError(`webgpu decodeAttention: ${Tk} keys of ${hd} exceed the kernel's loop budget`);
   const out = b.alloc('f32', rows * hd);
   if (rows * hd === 0) return out;
   const probs = b.alloc('f32', rows * Tk);
@@ -223,7 +228,7 @@ ${main1d()}
 
 /** [cat(k0, k1), cat(v0, v1)] along the position axis, for k0, v0 [rows, past, hd] and k1, v1 [rows, t, hd] (f32). */
 export function appendKV(
-  b: WebGpuBackend, k0: WebGpuStorage, k1: WebGpuStorage, v0: WebGpuStorage, v1: WebGpuStorage, rows: number, past: number, t: number, hd: number,
+  b: GpuContext, k0: WebGpuStorage, k1: WebGpuStorage, v0: WebGpuStorage, v1: WebGpuStorage, rows: number, past: number, t: number, hd: number,
 ): [WebGpuStorage, WebGpuStorage] {
   for (const x of [k0, k1, v0, v1]) if (x.dtype !== 'f32') throw new DTypeError(`webgpu appendKV: f32 only, got ${x.dtype}`);
   const n = rows * (past + t) * hd;
@@ -250,7 +255,7 @@ ${main1d()}
 }`;
 
 /** Σ_j x[t, j, :]·w[t, j] for x [n, k, d] and w [n, k] (f32); returns [n, d], the composed mul and sum's bits. */
-export function weightedRows(b: WebGpuBackend, x: WebGpuStorage, w: WebGpuStorage, n: number, k: number, d: number): WebGpuStorage {
+export function weightedRows(b: GpuContext, x: WebGpuStorage, w: WebGpuStorage, n: number, k: number, d: number): WebGpuStorage {
   if (x.dtype !== 'f32' || w.dtype !== 'f32') throw new DTypeError(`webgpu weightedRows: f32 only, got ${x.dtype}, ${w.dtype}`);
   const out = b.alloc('f32', n * d);
   if (n * d === 0) return out;
@@ -272,7 +277,7 @@ ${main1d()}
 }`;
 
 /** silu(g)·u elementwise (same shapes, f32), the composed silu and mul's bits. */
-export function siluMul(b: WebGpuBackend, g: WebGpuStorage, u: WebGpuStorage): WebGpuStorage {
+export function siluMul(b: GpuContext, g: WebGpuStorage, u: WebGpuStorage): WebGpuStorage {
   if (g.dtype !== 'f32' || u.dtype !== 'f32') throw new DTypeError(`webgpu siluMul: f32 only, got ${g.dtype}, ${u.dtype}`);
   const n = g.size;
   const out = b.alloc('f32', n);
@@ -361,7 +366,7 @@ export function chosenExpertsFits(k: number, d: number, h: number): boolean {
  * dispatch's values (run every expert, gather the chosen rows, mix) bit for bit.
  */
 export function chosenExperts(
-  b: WebGpuBackend, x: WebGpuStorage, ids: WebGpuStorage, wg: WebGpuStorage, wu: WebGpuStorage, wd: WebGpuStorage, gw: WebGpuStorage,
+  b: GpuContext, x: WebGpuStorage, ids: WebGpuStorage, wg: WebGpuStorage, wu: WebGpuStorage, wd: WebGpuStorage, gw: WebGpuStorage,
   n: number, k: number, d: number, h: number,
 ): WebGpuStorage {
   for (const t of [x, wg, wu, wd, gw]) if (t.dtype !== 'f32') throw new DTypeError(`webgpu chosenExperts: f32 only, got ${t.dtype}`);

@@ -21,7 +21,9 @@
  * chunk keys (one invocation per chunk). About 6 dispatches, O(e·L) cheap integer work.
  */
 import { DeviceError } from '../../errors.js';
-import { Params, type WebGpuBackend, type WebGpuStorage } from '../backend.js';
+import type { GpuContext } from '../context.js';
+import { Params } from '../params.js';
+import type { WebGpuStorage } from '../storage.js';
 import { groupsFor, main1d } from './common.js';
 import { fill as fillNew } from './elementwise.js';
 
@@ -106,7 +108,7 @@ export interface GroupPlan {
 }
 
 /** Groups the L = n·k choices `ids` by key into chunks of m rows (see the file header). */
-export function groupChunks(b: WebGpuBackend, ids: WebGpuStorage, l: number, k: number, e: number, m: number): GroupPlan {
+export function groupChunks(b: GpuContext, ids: WebGpuStorage, l: number, k: number, e: number, m: number): GroupPlan {
   if (ids.dtype !== 'i32') throw new DeviceError(`groupChunks: ids must be i32, got ${ids.dtype}`);
   if (!(e >= 1 && e <= BUDGET) || !(m >= 1) || !(k >= 1) || l % k !== 0) {
     throw new DeviceError(`groupChunks: need 1 ≤ e ≤ ${BUDGET}, m ≥ 1, k ≥ 1 and k | L (got L ${l}, k ${k}, e ${e}, m ${m})`);

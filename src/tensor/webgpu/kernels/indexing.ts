@@ -26,15 +26,13 @@
  * bits zero: 0.0 or 0) for it, and scatterAdd and indexAdd skip it (it adds nothing anywhere).
  */
 import type { DType } from '../../dtype.js';
-import { Params, type WebGpuBackend, type WebGpuStorage } from '../backend.js';
+import { getFlag } from '../../flags.js';
+import type { GpuContext } from '../context.js';
+import { Params } from '../params.js';
+import type { WebGpuStorage } from '../storage.js';
 import { groupsFor, main1d, shaderText, wgslType } from './common.js';
 import { fill as fillNew } from './elementwise.js';
 
-/**
- * Kernel version: 2 (default) uses indexAdd v2 and the vec4 indexSelect; 1 the originals (kept
- * for tests and for benchmarks that compare the two in one run).
- */
-export const IX_VERSION = { current: 2 as 1 | 2 };
 
 /** Bit-moving kernels accept either GPU dtype; this only rejects f64 with the usual message. */
 function checkData(dtype: DType): void {
@@ -58,7 +56,7 @@ ${main1d()}
 }`;
 
 function copyBlocks(
-  b: WebGpuBackend, x: WebGpuStorage, o: WebGpuStorage,
+  b: GpuContext, x: WebGpuStorage, o: WebGpuStorage,
   rows: number, w: number, srcRow: number, srcOff: number, dstRow: number, dstOff: number,
 ): void {
   const total = rows * w;
@@ -73,7 +71,7 @@ function copyBlocks(
 
 /** out[o, j, i] = x[o, start + j, i] for j < len. */
 export function slice(
-  b: WebGpuBackend, x: WebGpuStorage, outer: number, n: number, inner: number, start: number, len: number,
+  b: GpuContext, x: WebGpuStorage, outer: number, n: number, inner: number, start: number, len: number,
 ): WebGpuStorage {
   checkData(x.dtype);
   const o = b.alloc(x.dtype, outer * len * inner);
@@ -83,7 +81,7 @@ export function slice(
 
 /** Concatenation along the middle axis: input t (of [outer, ns[t], inner]) lands at offset Σ ns[<t]. */
 export function concat(
-  b: WebGpuBackend, xs: readonly WebGpuStorage[], ns: readonly number[], outer: number, inner: number,
+  b: GpuContext, xs: readonly WebGpuStorage[], ns: readonly number[], outer: number, inner: number,
 ): WebGpuStorage {
   const dtype = xs[0]!.dtype;
   checkData(dtype);
@@ -114,7 +112,7 @@ ${main1d()}
 
 /** out[o, j, i] = x[o, index[o, j, i], i]; index is [outer, m, inner]. Out-of-range index → 0. */
 export function gather(
-  b: WebGpuBackend, x: WebGpuStorage, index: WebGpuStorage, outer: number, n: number, inner: number, m: number,
+  b: GpuContext, x: WebGpuStorage, index: WebGpuStorage, outer: number, n: number, inner: number, m: number,
 ): WebGpuStorage {
   checkData(x.dtype);
   const total = outer * m * inner;
@@ -161,13 +159,13 @@ ${main1d()}
 
 /** out[o, j, i] = x[o, index[j], i] with a 1-D index of length m. Out-of-range index → 0. */
 export function indexSelect(
-  b: WebGpuBackend, x: WebGpuStorage, index: WebGpuStorage, outer: number, n: number, inner: number, m: number,
+  b: GpuContext, x: WebGpuStorage, index: WebGpuStorage, outer: number, n: number, inner: number, m: number,
 ): WebGpuStorage {
   checkData(x.dtype);
   const total = outer * m * inner;
   const o = b.alloc(x.dtype, total);
   if (total === 0) return o;
-  if (inner % 4 === 0 && IX_VERSION.current === 2) {
+  if (inner % 4 === 0 && getFlag('webgpu.indexingVersion') === 2) {
     const t4 = total / 4;
     b.run({ code: INDEX_SELECT_VEC4, buffers: [x, index, o], params: new Params().u32(t4, n, inner / 4, m), groups: groupsFor(t4) });
     return o;
@@ -212,7 +210,7 @@ ${main1d()}
 
 /** out = base; out[o, index[o, j, i], i] += src[o, j, i] (index and src are [outer, m, inner]). */
 export function scatterAdd(
-  b: WebGpuBackend, base: WebGpuStorage, index: WebGpuStorage, src: WebGpuStorage,
+  b: GpuContext, base: WebGpuStorage, index: WebGpuStorage, src: WebGpuStorage,
   outer: number, n: number, inner: number, m: number,
 ): WebGpuStorage {
   const t = wgslType(base.dtype);
@@ -259,7 +257,7 @@ ${main1d()}
 
 /** v1: out [outer, n, inner] zeros; out[o, index[j], i] += src[o, j, i] (see indexAddShader). */
 export function indexAddV1(
-  b: WebGpuBackend, src: WebGpuStorage, index: WebGpuStorage, outer: number, n: number, inner: number, m: number,
+  b: GpuContext, src: WebGpuStorage, index: WebGpuStorage, outer: number, n: number, inner: number, m: number,
 ): WebGpuStorage {
   const t = wgslType(src.dtype);
   const total = outer * n * inner;
@@ -421,10 +419,10 @@ function chunks(len: number, budget: number): [number, number][] {
  * the chunking with small inputs.
  */
 export function indexAdd(
-  b: WebGpuBackend, src: WebGpuStorage, index: WebGpuStorage, outer: number, n: number, inner: number, m: number,
+  b: GpuContext, src: WebGpuStorage, index: WebGpuStorage, outer: number, n: number, inner: number, m: number,
   budget = IA_BUDGET,
 ): WebGpuStorage {
-  if (IX_VERSION.current === 1) return indexAddV1(b, src, index, outer, n, inner, m);
+  if (getFlag('webgpu.indexingVersion') === 1) return indexAddV1(b, src, index, outer, n, inner, m);
   const chunks_ = (len: number) => chunks(len, budget);
   const t = wgslType(src.dtype);
   const total = outer * n * inner;

@@ -55,8 +55,11 @@
  */
 import type { MatmulParams } from '../../backend.js';
 import { DTypeError, ValueError } from '../../errors.js';
+import { getFlag } from '../../flags.js';
 import { stridesOf } from '../../shape.js';
-import { Params, type WebGpuBackend, type WebGpuStorage } from '../backend.js';
+import type { GpuContext } from '../context.js';
+import { Params } from '../params.js';
+import type { WebGpuStorage } from '../storage.js';
 import { collapse, groupsFor, main1d } from './common.js';
 
 /** Tile configuration: each invocation computes tm × tn outputs; wg invocations per workgroup. */
@@ -258,18 +261,15 @@ function shaderFor(v: Variant, t: MatmulTiling): string {
   return s;
 }
 
-/** Kernel version: 1 = one 16×16 tiling on the software adapter; 2 = tiles fitted to small m, n (tilingFor). */
-export const MATMUL_VERSION = { current: 2 as 1 | 2 };
-
 /**
  * The tiling this backend uses: small tiles on hardware; on the software adapter 16×16 register
- * tiles, and from v2 on a tile only as tall / wide as the product needs when m or n is at most 8
+ * tiles, and under 'webgpu.matmulVersion' 2 a tile only as tall / wide as the product needs when m or n is at most 8
  * (decoding: 8 rows; attention scores: a handful of keys), so no invocation computes rows or
  * columns nobody stores.
  */
-export function tilingFor(b: WebGpuBackend, p?: MatmulParams): MatmulTiling {
+export function tilingFor(b: GpuContext, p?: MatmulParams): MatmulTiling {
   if (b.info.path === 'hardware') return TILING_HARDWARE;
-  if (MATMUL_VERSION.current === 1 || p === undefined) return TILING_SOFTWARE;
+  if (getFlag('webgpu.matmulVersion') === 1 || p === undefined) return TILING_SOFTWARE;
   const fit = (d: number) => (d <= 4 ? 4 : d <= 8 ? 8 : 16);
   return { tm: fit(p.m), tn: fit(p.n), wg: TILING_SOFTWARE.wg };
 }
@@ -278,7 +278,7 @@ export function tilingFor(b: WebGpuBackend, p?: MatmulParams): MatmulTiling {
  * Batched op(A)·op(B) (see the file header). `tiling` overrides the adapter's default tile
  * configuration (tests use it to run the hardware configuration on the software adapter).
  */
-export function matmul(b: WebGpuBackend, a: WebGpuStorage, bm: WebGpuStorage, p: MatmulParams, tiling?: MatmulTiling): WebGpuStorage {
+export function matmul(b: GpuContext, a: WebGpuStorage, bm: WebGpuStorage, p: MatmulParams, tiling?: MatmulTiling): WebGpuStorage {
   if (a.dtype !== 'f32' || bm.dtype !== 'f32') {
     const bad = a.dtype !== 'f32' ? a.dtype : bm.dtype;
     throw new DTypeError(`matmul: dtype ${bad} is not supported on webgpu; use f32`);

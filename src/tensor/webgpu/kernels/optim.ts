@@ -15,20 +15,13 @@
  * without it; the barrier is for drivers that do contract.) test/tensor/webgpu/optim.test.ts
  * compares the two bit for bit.
  */
+import type { AdamWScalars } from '../../backend.js';
 import { DTypeError } from '../../errors.js';
-import { Params, type WebGpuBackend, type WebGpuStorage } from '../backend.js';
+import type { GpuContext } from '../context.js';
+import { Params } from '../params.js';
+import type { WebGpuStorage } from '../storage.js';
 import { groupsFor, main1d } from './common.js';
 
-/** Same fields as src/tensor/cpu/optim.ts AdamWScalars (kept structural to avoid importing the CPU backend). */
-export interface AdamWScalarsGpu {
-  beta1: number;
-  beta2: number;
-  eps: number;
-  lr: number;
-  weightDecay: number;
-  bc1: number;
-  bc2: number;
-}
 
 const ADAMW = `struct Params { n4: u32, zero: u32, decay: u32, pad: u32,
   b1: f32, c1: f32, b2: f32, c2: f32,
@@ -58,7 +51,7 @@ ${main1d()}
 
 /** New p, m, v (fresh storages) from p, g, m, v; the inputs are only read. f32 only. */
 export function adamw(
-  b: WebGpuBackend, p: WebGpuStorage, g: WebGpuStorage, m: WebGpuStorage, v: WebGpuStorage, s: AdamWScalarsGpu,
+  b: GpuContext, p: WebGpuStorage, g: WebGpuStorage, m: WebGpuStorage, v: WebGpuStorage, s: AdamWScalars,
 ): [WebGpuStorage, WebGpuStorage, WebGpuStorage] {
   if (p.dtype !== 'f32') throw new DTypeError(`webgpu adamw: parameters must be f32, got ${p.dtype}`);
   const n = p.size;

@@ -34,7 +34,9 @@
 import type { ReduceOp } from '../../backend.js';
 import type { DType } from '../../dtype.js';
 import { DTypeError } from '../../errors.js';
-import { Params, type WebGpuBackend, type WebGpuStorage } from '../backend.js';
+import type { GpuContext } from '../context.js';
+import { Params } from '../params.js';
+import type { WebGpuStorage } from '../storage.js';
 import { groupsFor, main1d, shaderText, wgslType } from './common.js';
 
 /** Loop iterations one invocation may run per dispatch (llvmpipe stops loops at 65535 in total). */
@@ -71,7 +73,7 @@ export function schedule(n: number, phases: number): Step[] {
 
 /** Runs `code` once per step of the schedule, rows invocations each. */
 function runSchedule(
-  b: WebGpuBackend, code: string, buffers: readonly WebGpuStorage[], rows: number, n: number, inner: number, phases: number, k = 0,
+  b: GpuContext, code: string, buffers: readonly WebGpuStorage[], rows: number, n: number, inner: number, phases: number, k = 0,
 ): void {
   for (const [ph0, ph1, j0, j1] of schedule(n, phases)) {
     const params = new Params().u32(rows, n, inner, k, ph0, ph1, j0, j1).f32(-Infinity);
@@ -100,7 +102,7 @@ function floatOnly(op: string, x: WebGpuStorage): void {
 }
 
 /** Output for an empty axis (n = 0), as the CPU kernels give it. */
-function filled(b: WebGpuBackend, size: number, value: number, dtype: DType): WebGpuStorage {
+function filled(b: GpuContext, size: number, value: number, dtype: DType): WebGpuStorage {
   return b.full(size, dtype === 'i32' && !Number.isFinite(value) ? 0 : value, dtype) as WebGpuStorage;
 }
 
@@ -143,7 +145,7 @@ ${rowHeader()}
 }
 
 /** 'sum' | 'max' | 'min' over the middle axis of [outer, n, inner] → [outer, inner], in x's dtype. */
-export function reduce(b: WebGpuBackend, op: ReduceOp, x: WebGpuStorage, outer: number, n: number, inner: number): WebGpuStorage {
+export function reduce(b: GpuContext, op: ReduceOp, x: WebGpuStorage, outer: number, n: number, inner: number): WebGpuStorage {
   const t = wgslType(x.dtype);
   const rows = outer * inner;
   if (n === 0) return filled(b, rows, op === 'sum' ? 0 : op === 'max' ? -Infinity : Infinity, x.dtype);
@@ -159,7 +161,7 @@ export function reduce(b: WebGpuBackend, op: ReduceOp, x: WebGpuStorage, outer: 
 }
 
 /** Index (i32) of the first maximum along the axis; NaN counts as the maximum. */
-export function argmax(b: WebGpuBackend, x: WebGpuStorage, outer: number, n: number, inner: number): WebGpuStorage {
+export function argmax(b: GpuContext, x: WebGpuStorage, outer: number, n: number, inner: number): WebGpuStorage {
   const t = wgslType(x.dtype);
   const rows = outer * inner;
   if (n === 0) return filled(b, rows, 0, 'i32');
@@ -198,7 +200,7 @@ ${STATE_IN}`;
 }
 
 /** m + log Σ exp(x − m) with m the row max: finite whenever the true value is. Phases: max, sum. */
-export function logsumexp(b: WebGpuBackend, x: WebGpuStorage, outer: number, n: number, inner: number): WebGpuStorage {
+export function logsumexp(b: GpuContext, x: WebGpuStorage, outer: number, n: number, inner: number): WebGpuStorage {
   floatOnly('logsumexp', x);
   const rows = outer * inner;
   if (n === 0) return filled(b, rows, -Infinity, 'f32');
@@ -223,7 +225,7 @@ ${STATE_OUT}`);
  * accurate when |x| is large (x − m is exact for x near m, whereas x − lse would lose the ulp
  * of lse ≈ |x|). Phases: max, sum, write.
  */
-export function softmax(b: WebGpuBackend, x: WebGpuStorage, outer: number, n: number, inner: number, log: boolean): WebGpuStorage {
+export function softmax(b: GpuContext, x: WebGpuStorage, outer: number, n: number, inner: number, log: boolean): WebGpuStorage {
   floatOnly(log ? 'logSoftmax' : 'softmax', x);
   const rows = outer * inner;
   const y = b.alloc('f32', x.size);
@@ -254,7 +256,7 @@ export function softmax(b: WebGpuBackend, x: WebGpuStorage, outer: number, n: nu
  * [outer, k, inner] in x's dtype and i32 indices. k selection passes of O(n) per row (phases
  * of the schedule); the previous pick and the current best index live in st between dispatches.
  */
-export function topk(b: WebGpuBackend, x: WebGpuStorage, outer: number, n: number, inner: number, k: number): [WebGpuStorage, WebGpuStorage] {
+export function topk(b: GpuContext, x: WebGpuStorage, outer: number, n: number, inner: number, k: number): [WebGpuStorage, WebGpuStorage] {
   const t = wgslType(x.dtype);
   const rows = outer * inner;
   const vals = b.alloc(x.dtype, outer * k * inner);
