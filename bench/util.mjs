@@ -40,4 +40,5 @@ export const WORKLOADS = {
   tinyGen: 'moe-tiny generation 8×16 (tok/s)',
   smallTrain: 'moe-small train step 8×64 (ms/step)',
   smallGen: 'moe-small generation 8×16 (tok/s)',
+  trainerStep: 'trainer global step, default run 16×8 MiniRL (ms/step)',
 };

@@ -183,32 +183,6 @@ export function importCycles(g: Map<string, string[]>): string[] {
   return out.sort();
 }
 
-/**
- * Cycles that exist today and that other people are removing (issue 12): the cli's main ↔
- * reproduce (reproduce imports runColdStart and the self-run check from main), autograd's tape ↔
- * ops (the tape imports ops for its gradients, the ops import the tape to record), and moe's
- * layer ↔ expert-groups (type-only). Only these exact cycles are tolerated; a new one fails the
- * test, and so does an entry here that no longer occurs. Empty it as they are fixed.
- */
-export const KNOWN_CYCLES_BEING_FIXED: readonly string[] = [
-  // src/cli/main.ts ↔ src/cli/reproduce.ts
-  'cli/main.ts → cli/reproduce.ts → cli/main.ts',
-  // src/autograd/tape.ts ↔ src/autograd/ops/*
-  'autograd/ops/common.ts → autograd/ops/reduce.ts → autograd/ops/common.ts',
-  'autograd/ops/common.ts → autograd/ops/reduce.ts → autograd/ops/elementwise.ts → autograd/ops/common.ts',
-  'autograd/ops/common.ts → autograd/ops/reduce.ts → autograd/ops/elementwise.ts → autograd/tape.ts → autograd/ops/shape.ts → autograd/ops/common.ts',
-  'autograd/ops/common.ts → autograd/ops/reduce.ts → autograd/ops/shape.ts → autograd/ops/common.ts',
-  'autograd/ops/common.ts → autograd/ops/reduce.ts → autograd/ops/shape.ts → autograd/tape.ts → autograd/ops/elementwise.ts → autograd/ops/common.ts',
-  'autograd/ops/common.ts → autograd/ops/reduce.ts → autograd/tape.ts → autograd/ops/elementwise.ts → autograd/ops/common.ts',
-  'autograd/ops/common.ts → autograd/ops/reduce.ts → autograd/tape.ts → autograd/ops/shape.ts → autograd/ops/common.ts',
-  'autograd/ops/common.ts → autograd/ops/shape.ts → autograd/ops/common.ts',
-  'autograd/ops/common.ts → autograd/ops/shape.ts → autograd/tape.ts → autograd/ops/elementwise.ts → autograd/ops/common.ts',
-  'autograd/ops/elementwise.ts → autograd/tape.ts → autograd/ops/elementwise.ts',
-  'autograd/ops/shape.ts → autograd/tape.ts → autograd/ops/shape.ts',
-  // src/moe/layer.ts ↔ src/moe/expert-groups.ts (type-only)
-  'moe/expert-groups.ts → moe/layer.ts → moe/expert-groups.ts',
-];
-
 describe('module structure', () => {
   const sources = readSources();
 
@@ -221,14 +195,8 @@ describe('module structure', () => {
     expect(backendLeaks(sources)).toEqual([]);
   });
 
-  it('no import cycle in src, apart from the known ones being fixed', () => {
-    const known = new Set(KNOWN_CYCLES_BEING_FIXED);
-    expect(importCycles(importGraph(sources)).filter((c) => !known.has(c))).toEqual([]);
-  });
-
-  it('every known cycle still occurs (remove an entry once its cycle is gone)', () => {
-    const now = new Set(importCycles(importGraph(sources)));
-    expect(KNOWN_CYCLES_BEING_FIXED.filter((c) => !now.has(c))).toEqual([]);
+  it('no import cycle anywhere in src (runtime and type-only imports alike)', () => {
+    expect(importCycles(importGraph(sources))).toEqual([]);
   });
 });
 

@@ -4,7 +4,7 @@
  */
 import { AutogradError, isFloat, Tensor } from '../tensor/index.js';
 import { zerosLike } from '../tensor/creation.js';
-import { type BackwardOptions, runBackward } from './tape.js';
+import { type BackwardOptions, runBackward } from './backward.js';
 import { clone, detach } from './ops/shape.js';
 import { checkTensor } from './ops/common.js';
 

@@ -12,7 +12,7 @@ import { isFloat } from '../tensor/dtype.js';
 import { stridesOf } from '../tensor/shape.js';
 import { tensor } from '../tensor/creation.js';
 import { noGrad } from './grad-mode.js';
-import { runBackward } from './tape.js';
+import { runBackward } from './backward.js';
 import { mul } from './ops/elementwise.js';
 import { sum } from './ops/reduce.js';
 

@@ -5,7 +5,8 @@
 import './methods.js';
 
 export { noGrad, enableGrad, isGradEnabled } from './grad-mode.js';
-export { record, topoSort, type BackwardOptions } from './tape.js';
+export { record, topoSort } from './tape.js';
+export type { BackwardOptions } from './backward.js';
 export { backward, grad, valueAndGrad, type GradOptions } from './grad.js';
 export { gradcheck, gradcheckReport, GradcheckError, type GradcheckOptions, type GradcheckReport } from './gradcheck.js';
 export type { TensorLike } from './ops/common.js';

@@ -8,7 +8,7 @@ import { Tensor } from '../tensor/tensor.js';
 import { AutogradError, DTypeError } from '../tensor/errors.js';
 import type { DType } from '../tensor/dtype.js';
 import type { DeviceName } from '../tensor/backend.js';
-import type { BackwardOptions } from './tape.js';
+import type { BackwardOptions } from './backward.js';
 import { backward } from './grad.js';
 import type { TensorLike } from './ops/common.js';
 import * as E from './ops/elementwise.js';

@@ -1,5 +1,5 @@
 /**
- * `stablerl reproduce [--quick]` and `stablerl coldstart`: the paper's experiments in miniature
+ * `stablerl reproduce [--quick]`: the paper's experiments in miniature
  * (src/rl/experiments/plan.ts says which), run as child processes two at a time.
  *
  * Each job is an ordinary CLI invocation, so any one run can be repeated by hand from the
@@ -18,15 +18,12 @@ import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../tensor/index.js';
-import { saveModule } from '../nn/index.js';
-import { Trainer } from '../rl/trainer/index.js';
-import { makeTask, type DemoSource } from '../rl/tasks/index.js';
 import { readMetrics } from '../rl/report/index.js';
 import {
   FULL_SCALE, QUICK_SCALE, reproducePlan, summarizeReproduce, summaryMarkdown,
   type ExperimentId, type ReproducePlan, type RunSpec,
 } from '../rl/experiments/index.js';
-import { runColdStart, type RunConfig } from './main.js';
+import type { RunConfig } from './train.js';
 
 export const REPRODUCE_HELP = `stablerl reproduce [--quick] [--out DIR] [--jobs N] [--only f1,f2f3,f4]
 
@@ -39,44 +36,7 @@ Full: 3 seeds × 40 steps per arm, 54 runs (17 min on 2 cores; docs/results/ hol
 coldstart/, one directory per run, summary.md, summary.json and plots/. Re-running with the same
 --out skips the jobs already finished. --summarize DIR only rewrites DIR's summary and plots.`;
 
-export const COLDSTART_HELP = `stablerl coldstart --out FILE.safetensors [--task sorting] [--source canonical|reformatted|noisy]
-                   [--seed N] [--steps N] [--batch N] [--evalPrompts N] [--profile SPEC]
-
-Initialises moe-tiny from the seed, runs the supervised cold start on the source's
-demonstrations, writes the weights and FILE.json (eval accuracy on held-out prompts, losses).`;
-
 const CLI = join(dirname(fileURLToPath(import.meta.url)), 'main.js');
-
-/** `stablerl coldstart`: weights after SFT plus their eval accuracy (the "before RL" point). */
-export async function coldstartCommand(flags: Record<string, string>): Promise<void> {
-  const out = flags.out;
-  if (!out || !out.endsWith('.safetensors')) throw new ConfigError('coldstart: --out must name a .safetensors file');
-  const known = new Set(['out', 'task', 'source', 'seed', 'steps', 'batch', 'evalPrompts', 'profile', 'length', 'digits']);
-  for (const k of Object.keys(flags)) if (!known.has(k)) throw new ConfigError(`coldstart: unknown option --${k}; see 'stablerl coldstart --help'`);
-  const taskName = flags.task ?? 'sorting';
-  const taskOptions: Record<string, unknown> = {};
-  if (flags.length) taskOptions.length = Number(flags.length);
-  if (flags.digits) taskOptions.digits = Number(flags.digits);
-  const source = (flags.source ?? 'canonical') as DemoSource;
-  if (!['canonical', 'reformatted', 'noisy'].includes(source)) throw new ConfigError(`coldstart: --source must be canonical, reformatted or noisy, got '${source}'`);
-  const int = (k: string, d: number) => {
-    const v = flags[k] === undefined ? d : Number(flags[k]);
-    if (!Number.isInteger(v) || v < 0) throw new ConfigError(`coldstart: --${k} must be a non-negative integer, got '${flags[k]}'`);
-    return v;
-  };
-  const task = makeTask(taskName, taskOptions);
-  const trainer = new Trainer(task, { seed: int('seed', 0), steps: 1, profile: flags.profile ?? 'exact' });
-  const t0 = performance.now();
-  const losses = runColdStart(trainer, task, source, int('steps', 40), int('batch', 32));
-  const evalPrompts = int('evalPrompts', 128);
-  const evalAccuracy = evalPrompts > 0 ? await trainer.evaluate(evalPrompts) : null;
-  mkdirSync(dirname(out), { recursive: true });
-  await saveModule(out, trainer.model, { source, seed: String(trainer.config.seed) });
-  const info = { task: taskName, taskOptions, source, seed: trainer.config.seed, steps: losses.length, lossFirst: losses[0] ?? null,
-    lossLast: losses[losses.length - 1] ?? null, evalAccuracy, evalPrompts, profile: trainer.engine.profile.name, seconds: (performance.now() - t0) / 1000 };
-  writeFileSync(out.replace(/\.safetensors$/, '.json'), `${JSON.stringify(info, null, 2)}\n`);
-  process.stdout.write(`cold start ${source} seed ${info.seed}: loss ${info.lossFirst?.toFixed(3)} → ${info.lossLast?.toFixed(3)}, eval ${evalAccuracy?.toFixed(3)}\n`);
-}
 
 interface Job {
   name: string;

@@ -18,7 +18,7 @@
  * Flags 'moe.deviceRouting', 'moe.fusedMix' and 'nn.fused*' turn each of these off (src/tensor/flags.ts).
  */
 import {
-  ConfigError, DTypeError, Rng, ShapeError, Tensor, getFlag, hasRoutine, tensor, tidy, tryRoutine, type DeviceName, type RngState,
+  ConfigError, Rng, ShapeError, Tensor, getFlag, hasRoutine, tensor, tidy, tryRoutine, type DeviceName, type RngState,
 } from '../tensor/index.js';
 import {
   add, cat, div, embedding, exp, logSoftmax, logsumexp, matmulT, mul, noGrad, reshape, roundBf16,
@@ -462,23 +462,4 @@ export class InferenceEngine {
       routing: trace.sliceSequences(b, b + 1),
     }));
   }
-}
-
-/**
- * The trainer's side of the same numbers: log π(y_t) of every next token of `tokens` [B, L]
- * (positions 1..L−1) under the model at temperature τ, with optional routing replay (R3 passes
- * the engine's trace). Returns logp [B, L−1] (differentiable) and the routing used.
- */
-export function sequenceLogProbs(
-  model: MoETransformer, tokens: Tensor, opts: { temperature?: number; routing?: 'record' | RoutingTrace } = {},
-): { logp: Tensor; routing: RoutingTrace; auxLoss: Tensor } {
-  if (tokens.dtype !== 'i32' || tokens.ndim !== 2 || tokens.shape[1]! < 2) {
-    throw new DTypeError(`sequenceLogProbs: tokens must be i32 [B, L] with L ≥ 2, got ${tokens.dtype} [${tokens.shape.join(', ')}]`);
-  }
-  const L = tokens.shape[1]!;
-  const inputs = slice(tokens, 1, 0, L - 1);
-  const targets = slice(tokens, 1, 1, L);
-  const r = model.forward(inputs, { routing: opts.routing ?? 'record' });
-  const logp = logSoftmax(div(r.logits, opts.temperature ?? 1), -1).gather(-1, targets.unsqueeze(-1)).squeeze(-1);
-  return { logp, routing: r.routing, auxLoss: r.auxLoss };
 }

@@ -15,7 +15,7 @@
  */
 import { Tensor, tensor } from '../tensor/index.js';
 import { cat, embedding, slice } from '../autograd/index.js';
-import type { ExpertRunner, MoEParams } from './layer.js';
+import type { ExpertRunner, MoEParams } from './params.js';
 
 /**
  * The k expert outputs of each token, [N, k, D], for x [N, D] and the host routing `ids`

@@ -10,3 +10,4 @@ export * from './trace.js';
 export * from './transformer.js';
 export * from './numerics.js';
 export * from './engine.js';
+export * from './sequence-log-probs.js';

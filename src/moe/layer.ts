@@ -37,23 +37,16 @@ import {
 import { fmtShape } from '../tensor/shape.js';
 import { embedding, isGradEnabled, logsumexp, noGrad, scatterAdd, softmax } from '../autograd/index.js';
 import { expertRowsPerExpert } from './expert-groups.js';
+import type { ExpertRunner, MoEParams } from './params.js';
 import { Module } from '../nn/module.js';
 import type { GateMode } from './config.js';
 import { Router, route, routerLogits } from './router.js';
 import { SwiGLUExperts, swigluExperts } from './experts.js';
 
+export type { ExpertRunner, MoEParams } from './params.js';
+
 export type Dispatch = 'auto' | 'sparse' | 'dense';
 
-export interface MoEParams {
-  /** Router weight [E, D]. */
-  router: Tensor;
-  /** [E, H, D]. */
-  wGate: Tensor;
-  /** [E, H, D]. */
-  wUp: Tensor;
-  /** [E, D, H]. */
-  wDown: Tensor;
-}
 
 export interface MoEForwardOptions {
   k: number;
@@ -141,8 +134,6 @@ function chunkWeights(w: Tensor, chunkExpert: Int32Array): Tensor {
   return embedding(w.reshape([e, a * b]), tensor(chunkExpert, { dtype: 'i32', device: w.device })).reshape([chunkExpert.length, a, b]);
 }
 
-/** Computes expert outputs for rows already grouped by expert: x [C or 1, M, D] with weights [C, ., .]. */
-export type ExpertRunner = (x: Tensor, wGate: Tensor, wUp: Tensor, wDown: Tensor) => Tensor;
 
 /**
  * The k expert outputs of each token, [N, k, D] (row j of token n = expert_{e_{n,j}}(x_n)),

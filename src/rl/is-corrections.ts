@@ -7,6 +7,10 @@
  * `compute_rollout_correction_weights`, slime `vanilla_tis_function` / `icepop_function`, TRL's
  * `vllm_importance_sampling_mode`).
  *
+ * Why one file of ~430 lines: the eight kinds share one option check, one sequence-ratio
+ * bookkeeping and one metrics block, and each kind's formula is a few lines of the table below;
+ * split across files they would each repeat that frame.
+ *
  * Conventions (all kinds):
  *   logρ_t = clamp(logNum_t − logDen_t, −20, 20)       docs/paper.md §6 pitfall 1 (verl's ±20 bound)
  *   sequence log-ratio  L_i = clamp(Σ_t m_t·logρ_t, −20, 20)        (before exp, same bound)

@@ -12,17 +12,18 @@ import {
   add, sub, mul, div, pow, maximum, minimum, eq, ne, gt, ge, lt, le, where, erf, gelu, sigmoid, softplus,
   exp, log, sign, neg, abs,
 } from '../../src/index.js';
-import { shapeArb, sizeOf, valuesArb } from '../helpers/arbitraries.js';
+import { shapeArb, sizeOf, spreadValueArb, spreadValueAwayArb, valuesArb } from '../helpers/arbitraries.js';
+import { expectClose } from '../helpers/assert.js';
 import {
-  BINARY_SPECS, UNARY_SPECS, awayArb, valArb, binaryRef, broadcastIndexMap, broadcastShapeRef, broadcastTripleArb, drawnArb, drawnPairArb,
-  expectClose, t32, t64, trustedErf, type Drawn,
+  BINARY_SPECS, UNARY_SPECS, binaryRef, broadcastIndexMap, broadcastShapeRef, broadcastTripleArb, drawnArb, drawnPairArb,
+  t32, t64, trustedErf, type Drawn,
 } from '../helpers/elementwise.js';
+import { arr } from '../helpers/tensors.js';
 
 const GC = { rtol: 1e-6 } as const;
 const RUNS_GC = { numRuns: 100 } as const;
 const RUNS_FWD = { numRuns: 150 } as const;
 
-const arr = (t: Tensor) => Array.from(t.toArraySync());
 
 describe('erf reference', () => {
   // Published values (Abramowitz & Stegun table 7.1; checked against mpmath).
@@ -45,7 +46,7 @@ describe('erf reference', () => {
     const xs = KNOWN.flatMap(([x]) => [x, -x]);
     const got = arr(erf(tensor(Float64Array.from(xs))));
     const want = KNOWN.flatMap(([, v]) => [v, -v]);
-    expectClose('erf', got, want, 1e-14, 0);
+    expectClose(got, want, { rtol: 1e-14, what: 'erf' });
     // gelu(1) = Φ(1)
     expect(Math.abs(gelu(tensor(Float64Array.from([1]))).itemSync() - 0.8413447460685429)).toBeLessThan(1e-15);
     expect(Math.abs(gelu(tensor(Float64Array.from([-1]))).itemSync() + (1 - 0.8413447460685429))).toBeLessThan(1e-15);
@@ -74,7 +75,7 @@ describe('unary ops: forward values match plain JS (f64, relative 1e-12)', () =>
           expect(y.shape).toEqual(d.shape);
           expect(y.dtype).toBe('f64');
           // 1e-300 only absorbs subnormal inputs, where relative precision does not exist.
-          expectClose(spec.name, arr(y), d.values.map(spec.ref), 1e-12, 1e-300);
+          expectClose(arr(y), d.values.map(spec.ref), { rtol: 1e-12, atol: 1e-300, what: spec.name });
         }),
         RUNS_FWD,
       );
@@ -113,18 +114,18 @@ describe('binary ops with broadcasting: forward values and shape equal the JS re
 
 describe('pow with a scalar on one side', () => {
   it('x.pow(p): scalar exponent, gradcheck w.r.t. the base', () => {
-    const p = fc.oneof(fc.constantFrom(0, 1, 2, 3, 0.5, -0.5, -1, -2), valArb(-2, 2));
+    const p = fc.oneof(fc.constantFrom(0, 1, 2, 3, 0.5, -0.5, -1, -2), spreadValueArb(-2, 2));
     fc.assert(
-      fc.property(drawnArb(valArb(0.2, 2)), p, (d, e) => {
+      fc.property(drawnArb(spreadValueArb(0.2, 2)), p, (d, e) => {
         expect(gradcheck((x) => x.pow(e), [t64(d)], GC)).toBe(true);
-        expectClose('pow', arr(t64(d).pow(e)), d.values.map((v) => Math.pow(v, e)), 1e-15, 0);
+        expectClose(arr(t64(d).pow(e)), d.values.map((v) => Math.pow(v, e)), { rtol: 1e-15, what: 'pow' });
       }),
       RUNS_GC,
     );
   });
   it('pow(s, x): scalar base, gradcheck w.r.t. the exponent', () => {
     fc.assert(
-      fc.property(valArb(0.2, 3), drawnArb(valArb(-2, 2)), (s, d) => {
+      fc.property(spreadValueArb(0.2, 3), drawnArb(spreadValueArb(-2, 2)), (s, d) => {
         expect(gradcheck((x) => pow(s, x), [t64(d)], GC)).toBe(true);
       }),
       RUNS_GC,
@@ -143,7 +144,7 @@ describe('binary ops with a scalar operand (either side): gradcheck in f64', () 
   for (const [name, f, kinks] of cases) {
     it(name, () => {
       fc.assert(
-        fc.property(drawnArb(awayArb(kinks, 0.25)), awayArb([0], 0.25), (d, s) => {
+        fc.property(drawnArb(spreadValueAwayArb(kinks, 0.25)), spreadValueAwayArb([0], 0.25), (d, s) => {
           expect(gradcheck((x) => f(x, s), [t64(d)], GC)).toBe(true);
         }),
         RUNS_GC,
@@ -159,7 +160,7 @@ describe('binary ops with a scalar operand (either side): gradcheck in f64', () 
     expect(Object.is(arr(t64({ shape: [], values: [-0] }).add(-0))[0], -0)).toBe(true);
   });
   it('maximum(x, s) and minimum(s, x), x away from s', () => {
-    const arb = valArb(-2, 2).chain((s) => drawnArb(awayArb([s])).map((d) => ({ s, d })));
+    const arb = spreadValueArb(-2, 2).chain((s) => drawnArb(spreadValueAwayArb([s])).map((d) => ({ s, d })));
     fc.assert(
       fc.property(arb, ({ s, d }) => {
         expect(gradcheck((x) => maximum(x, s), [t64(d)], GC)).toBe(true);
@@ -174,9 +175,9 @@ describe('binary ops with a scalar operand (either side): gradcheck in f64', () 
 
 describe('clamp: inputs away from the bounds, gradcheck in f64', () => {
   // lo ∈ [-2, 0.5], hi = lo + [0.5, 3]; values in [-3, 3] at least 1e-3 from either bound.
-  const bounds = fc.tuple(valArb(-2, 0.5), valArb(0.5, 3)).map(([lo, w]) => [lo, lo + w] as const);
+  const bounds = fc.tuple(spreadValueArb(-2, 0.5), spreadValueArb(0.5, 3)).map(([lo, w]) => [lo, lo + w] as const);
   it('clamp(min, max)', () => {
-    const arb = bounds.chain(([lo, hi]) => drawnArb(awayArb([lo, hi])).map((d) => ({ lo, hi, d })));
+    const arb = bounds.chain(([lo, hi]) => drawnArb(spreadValueAwayArb([lo, hi])).map((d) => ({ lo, hi, d })));
     fc.assert(
       fc.property(arb, ({ lo, hi, d }) => {
         expect(gradcheck((x) => x.clamp(lo, hi), [t64(d)], GC)).toBe(true);
@@ -186,7 +187,7 @@ describe('clamp: inputs away from the bounds, gradcheck in f64', () => {
     );
   });
   it('clamp(min) only', () => {
-    const arb = valArb(-2, 2).chain((lo) => drawnArb(awayArb([lo])).map((d) => ({ lo, d })));
+    const arb = spreadValueArb(-2, 2).chain((lo) => drawnArb(spreadValueAwayArb([lo])).map((d) => ({ lo, d })));
     fc.assert(
       fc.property(arb, ({ lo, d }) => {
         expect(gradcheck((x) => x.clamp(lo), [t64(d)], GC)).toBe(true);
@@ -196,7 +197,7 @@ describe('clamp: inputs away from the bounds, gradcheck in f64', () => {
     );
   });
   it('clamp(null, max) and clamp(undefined, max): max only', () => {
-    const arb = valArb(-2, 2).chain((hi) => drawnArb(awayArb([hi])).map((d) => ({ hi, d })));
+    const arb = spreadValueArb(-2, 2).chain((hi) => drawnArb(spreadValueAwayArb([hi])).map((d) => ({ hi, d })));
     fc.assert(
       fc.property(arb, ({ hi, d }) => {
         expect(gradcheck((x) => x.clamp(null, hi), [t64(d)], GC)).toBe(true);
@@ -211,7 +212,7 @@ describe('clamp: inputs away from the bounds, gradcheck in f64', () => {
 describe('where(cond, a, b) with broadcasting among cond, a and b', () => {
   const arb = broadcastTripleArb().chain(([sc, sa, sb]) =>
     fc
-      .tuple(valuesArb(sizeOf(sc), fc.constantFrom(0, 1)), valuesArb(sizeOf(sa), valArb()), valuesArb(sizeOf(sb), valArb()))
+      .tuple(valuesArb(sizeOf(sc), fc.constantFrom(0, 1)), valuesArb(sizeOf(sa), spreadValueArb()), valuesArb(sizeOf(sb), spreadValueArb()))
       .map(([c, a, b]) => ({ c: { shape: [...sc], values: c }, a: { shape: [...sa], values: a }, b: { shape: [...sb], values: b } })),
   );
   it('gradcheck w.r.t. a and b (rtol 1e-6)', () => {
@@ -289,7 +290,7 @@ describe('comparisons and sign: no gradient, values match JS', () => {
   });
   it('sign: requiresGrad false, values match Math.sign, and acts as a constant in backward', () => {
     fc.assert(
-      fc.property(drawnArb(fc.oneof(grid, valArb())), (d) => {
+      fc.property(drawnArb(fc.oneof(grid, spreadValueArb())), (d) => {
         const x = t64(d, true);
         const s = sign(x);
         expect(s.requiresGrad).toBe(false);
@@ -324,7 +325,7 @@ describe('broadcasting algebra: op(a, b) equals op(a.expand(out), b.expand(out))
 
 describe('numerics: sigmoid and softplus in f32 far from 0', () => {
   const EDGES = [1e4, -1e4, 88, -88, 100, -100, 1000, -1000, 0, 20, -20];
-  const farArb = fc.oneof(fc.constantFrom(...EDGES), valArb(-1e4, 1e4), valArb(-120, 120));
+  const farArb = fc.oneof(fc.constantFrom(...EDGES), spreadValueArb(-1e4, 1e4), spreadValueArb(-120, 120));
   // f64 references, stable on the whole range.
   const sigRef = (x: number) => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x)));
   const spRef = (x: number) => (x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x)));
@@ -349,11 +350,11 @@ describe('numerics: sigmoid and softplus in f32 far from 0', () => {
       expect(y.dtype).toBe('f32');
       const got = arr(y);
       for (const v of got) expect(Number.isFinite(v)).toBe(true);
-      expectClose(`${name} f32`, got, xs.map(ref), REL, ABS);
+      expectClose(got, xs.map(ref), { rtol: REL, atol: ABS, what: `${name} f32` });
       y.sum().backward();
       const g = arr(x.grad!);
       for (const v of g) expect(Number.isFinite(v)).toBe(true);
-      expectClose(`${name}' f32`, g, xs.map(dref), G_REL, G_ABS);
+      expectClose(g, xs.map(dref), { rtol: G_REL, atol: G_ABS, what: `${name}' f32` });
     }
   }
 
@@ -393,8 +394,8 @@ describe('i32 elementwise', () => {
       );
     });
   }
-  // Regression (found by the property below): mul computed the double product and stored it,
-  // which loses the low bits once |a·b| > 2^53; i32 mul now wraps exactly as add/sub do.
+  // Regression guard (the property below found the bug): computing the double product and
+  // storing it loses the low bits once |a·b| > 2^53; i32 mul must wrap exactly as add/sub do.
   it('regression: i32 mul wraps modulo 2^32, (2^31 - 1)^2 = 1', () => {
     const a = tensor(Int32Array.from([2 ** 31 - 1, 65537, -(2 ** 31)]));
     expect(arr(a.mul(a))).toEqual([1, 131073, 0]);

@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { tensor, tidy, withFlags } from '../../src/index.js';
 import { grad } from '../../src/autograd/index.js';
-import { expectBitwise } from '../helpers/reduce.js';
+import { expectBitwise } from '../helpers/assert.js';
 
 const special = fc.constantFrom(NaN, 0, -0, Infinity, -Infinity, 1e-30, -1e-30, 40, -40, 100, -100);
 const valueArb = fc.oneof({ weight: 6, arbitrary: fc.double({ min: -12, max: 12, noNaN: true }) }, { weight: 1, arbitrary: special });

@@ -10,13 +10,14 @@ import {
   DTypeError, embedding, gather, gradcheck, IndexError, logSoftmax, logsumexp, matmul, scatterAdd, ShapeError, softmax, sum, tensor, topk,
   ValueError, type Tensor,
 } from '../../src/index.js';
-import { broadcastPairArb, distinctValuesArb, f32, f64, shapeArb, sizeOf, valuesArb } from '../helpers/arbitraries.js';
+import { broadcastPairArb, distinctValuesArb, shapeArb, sizeOf, valuesArb } from '../helpers/arbitraries.js';
+import { expectBitwise, expectClose, GC } from '../helpers/assert.js';
 import {
-  arr, dimArb, distinctGridArb, expectBitwise, expectClose, gatherRef, i32, indexValuesArb, matmulRef, realArb, realsArb, scatterAddRef, softmaxRef,
+  dimArb, distinctGridArb, gatherRef, indexValuesArb, matmulRef, realArb, realsArb, scatterAddRef, softmaxRef,
   topkRef,
 } from '../helpers/reduce.js';
+import { arr, f32, f64, i32 } from '../helpers/tensors.js';
 
-const GC = { rtol: 1e-6, atol: 1e-8 } as const;
 const RUNS = { numRuns: 100 } as const;
 
 const shapeWithValues = (minRank: number, maxRank: number, maxDim = 3, v = realArb()) =>
@@ -32,7 +33,7 @@ describe('softmax / logSoftmax', () => {
           for (const [op, log] of [[softmax, false], [logSoftmax, true]] as const) {
             const y = op(x, dim);
             expect(y.shape).toEqual(shape);
-            expectClose(arr(y), softmaxRef(values, shape, d, log), 1e-14, 1e-15, `${log ? 'logSoftmax' : 'softmax'} dim ${dim}`);
+            expectClose(arr(y), softmaxRef(values, shape, d, log), { rtol: 1e-14, atol: 1e-15, what: `${log ? 'logSoftmax' : 'softmax'} dim ${dim}`, nonFinite: 'match' });
             expect(gradcheck((t) => op(t, dim), [x], GC)).toBe(true);
           }
         }
@@ -161,7 +162,7 @@ describe('gather / scatterAdd', () => {
         const index = i32(c.indexShape, c.index);
         const y = scatterAdd(x, c.dim, index, src);
         expect(y.shape).toEqual(c.shape);
-        expectClose(arr(y), scatterAddRef(c.x, c.shape, c.d, c.index, c.indexShape, c.src), 1e-15, 1e-15, 'scatterAdd');
+        expectClose(arr(y), scatterAddRef(c.x, c.shape, c.d, c.index, c.indexShape, c.src), { rtol: 1e-15, atol: 1e-15, what: 'scatterAdd', nonFinite: 'match' });
         expect(arr(x.scatterAdd(c.dim, index, src))).toEqual(arr(y));
         expect(gradcheck((t, s) => scatterAdd(t, c.dim, index, s), [x, src], GC)).toBe(true);
         // Index passed through gradcheck's inputs (non-float inputs are passed as is).
@@ -208,7 +209,7 @@ describe('embedding', () => {
         index.forEach((r, p) => {
           for (let j = 0; j < D; j++) expected[r * D + j] += g[p * D + j]!;
         });
-        expectClose(arr(weight.grad!), expected, 1e-15, 1e-15, 'dweight');
+        expectClose(arr(weight.grad!), expected, { rtol: 1e-15, atol: 1e-15, what: 'dweight', nonFinite: 'match' });
         expect(gradcheck((t) => embedding(t, idx), [weight.detach()], GC)).toBe(true);
       }),
       RUNS,

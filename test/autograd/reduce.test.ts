@@ -8,13 +8,14 @@ import { describe, expect, it } from 'vitest';
 import {
   argmax, DTypeError, gradcheck, logSoftmax, logsumexp, max, mean, min, ShapeError, softmax, sum, tensor, ValueError, zeros, type Tensor,
 } from '../../src/index.js';
-import { distinctValuesArb, f32, f64, shapeArb, sizeOf } from '../helpers/arbitraries.js';
+import { distinctValuesArb, shapeArb, sizeOf } from '../helpers/arbitraries.js';
+import { expectClose, GC } from '../helpers/assert.js';
 import {
-  arr, dimArb, dimsArb, distinctGridArb, expectClose, realArb, realsArb, lseRef, maxRef, minRef, normDimsRef, reduceGroups, reduceRef, reducedShapeRef, softmaxRef, sumRef,
+  dimArb, dimsArb, distinctGridArb, realArb, realsArb, lseRef, maxRef, minRef, normDimsRef, reduceGroups, reduceRef, reducedShapeRef, softmaxRef, sumRef,
   type DimSpec,
 } from '../helpers/reduce.js';
+import { arr, f32, f64 } from '../helpers/tensors.js';
 
-const GC = { rtol: 1e-6, atol: 1e-8 } as const;
 const RUNS = { numRuns: 100 } as const;
 
 /** A shape of rank 0–4 (size-1 dims included), a `dim` argument for it, keepdim, and values. */
@@ -66,7 +67,7 @@ function checkReduction(
   const expected = reduceRef(c.values, c.shape, dims, ref);
   // Tolerance scaled by Σ|x| of the group (sums in a different association order) or |result|.
   const got = arr(y);
-  expected.forEach((e, i) => expectClose([got[i]!], [e], 0, rtol * (absSum[i]! + Math.abs(e)), `reduction[${i}]`));
+  expected.forEach((e, i) => expectClose([got[i]!], [e], { atol: rtol * (absSum[i]! + Math.abs(e)), what: `reduction[${i}]`, nonFinite: 'match' }));
   expect(gradcheck((t) => op(t, c.dim, c.keepdim), [x], GC)).toBe(true);
 }
 
@@ -160,7 +161,7 @@ describe('algebraic identities', () => {
       fc.property(arb, ({ shape, dim, values }) => {
         for (const [make, tol] of [[f64, 1e-12], [f32, 1e-6]] as const) {
           const s = arr(softmax(make(shape, values), dim).sum(dim));
-          expectClose(s, s.map(() => 1), 0, tol, 'row sum');
+          expectClose(s, s.map(() => 1), { atol: tol, what: 'row sum', nonFinite: 'match' });
         }
       }),
       RUNS,
@@ -175,7 +176,7 @@ describe('algebraic identities', () => {
         const lhs = arr(logsumexp(x.add(k), c.dim as number, c.keepdim));
         const rhs = arr(logsumexp(x, c.dim as number, c.keepdim).add(k));
         // Both sides round x + c and the result once or twice: ~1e-15 relative to |x| + |c|.
-        expectClose(lhs, rhs, 0, 1e-13 * (1 + Math.abs(k) + Math.max(0, ...c.values.map(Math.abs))), 'lse shift');
+        expectClose(lhs, rhs, { atol: 1e-13 * (1 + Math.abs(k) + Math.max(0, ...c.values.map(Math.abs))), what: 'lse shift', nonFinite: 'match' });
       }),
       RUNS,
     );
@@ -208,8 +209,8 @@ describe('algebraic identities', () => {
           });
           expect(y.shape).toEqual(keepdim ? shape.map(() => 1) : []);
           // Different association orders: each partial sum rounds at most once per element.
-          expectClose(arr(y), arr(total), 0, tol * scale + floor, 'dim-by-dim sum');
-          expectClose(arr(total), [sumRef(stored)], 0, tol * scale + floor, 'total');
+          expectClose(arr(y), arr(total), { atol: tol * scale + floor, what: 'dim-by-dim sum', nonFinite: 'match' });
+          expectClose(arr(total), [sumRef(stored)], { atol: tol * scale + floor, what: 'total', nonFinite: 'match' });
         }
       }),
       RUNS,
@@ -226,7 +227,7 @@ describe('algebraic identities', () => {
         const s = sum(x, c.dim, c.keepdim).div(count);
         expect(m.shape).toEqual(s.shape);
         // mean multiplies by 1/count, which differs from dividing by count by at most ~1 ulp.
-        expectClose(arr(m), arr(s), 4e-16, 0, 'mean');
+        expectClose(arr(m), arr(s), { rtol: 4e-16, what: 'mean', nonFinite: 'match' });
       }),
       RUNS,
     );
@@ -290,15 +291,15 @@ describe('f32 numerics at ±1e4: no NaN/Inf where the true value is finite', () 
       const ls = logSoftmax(x, 0);
       const sm = softmax(x, 0);
       // f32 output rounds once: relative 2^-24 of the value, plus an absolute floor for tiny softmax entries.
-      expectClose(arr(lse), [lseRef(row)], 1e-7, 0, `lse ${row}`);
-      expectClose(arr(ls), softmaxRef(row, shape, 0, true), 1e-7, 0, `logSoftmax ${row}`);
-      expectClose(arr(sm), softmaxRef(row, shape, 0, false), 1e-7, 1e-30, `softmax ${row}`);
+      expectClose(arr(lse), [lseRef(row)], { rtol: 1e-7, what: `lse ${row}`, nonFinite: 'match' });
+      expectClose(arr(ls), softmaxRef(row, shape, 0, true), { rtol: 1e-7, what: `logSoftmax ${row}`, nonFinite: 'match' });
+      expectClose(arr(sm), softmaxRef(row, shape, 0, false), { rtol: 1e-7, atol: 1e-30, what: `softmax ${row}`, nonFinite: 'match' });
       // Gradients: d lse/dx = softmax. In f32, x − lse carries up to ulp(1e4)/2 ≈ 5e-4 of absolute
       // error before exp, so softmax-valued gradients match to ~1e-3 relative.
       lse.backward();
       const g = arr(x.grad!);
       expect(g.every(Number.isFinite)).toBe(true);
-      expectClose(g, softmaxRef(row, shape, 0, false), 2e-3, 1e-30, `dlse ${row}`);
+      expectClose(g, softmaxRef(row, shape, 0, false), { rtol: 2e-3, atol: 1e-30, what: `dlse ${row}`, nonFinite: 'match' });
       x.grad = null;
       ls.mul(tensor(row.map((_, i) => (i % 2 === 0 ? 1 : -0.5)))).sum().backward();
       expect(arr(x.grad!).every(Number.isFinite)).toBe(true);
@@ -314,9 +315,9 @@ describe('f32 numerics at ±1e4: no NaN/Inf where the true value is finite', () 
       const x = tensor(row, { dtype, requiresGrad: true });
       const sm = arr(softmax(x, 0));
       const e = 1 / (1 + Math.E);
-      expectClose(sm, [e, 0, 1 - e, 0], 1e-7, 0, 'softmax');
-      expectClose(arr(logSoftmax(x, 0)), [-Math.log1p(Math.E), -Infinity, -Math.log1p(Math.exp(-1)), -Infinity], 1e-7, 0, 'logSoftmax');
-      expectClose(arr(logsumexp(x, 0)), [Math.log1p(Math.E)], 1e-7, 0, 'lse');
+      expectClose(sm, [e, 0, 1 - e, 0], { rtol: 1e-7, what: 'softmax', nonFinite: 'match' });
+      expectClose(arr(logSoftmax(x, 0)), [-Math.log1p(Math.E), -Infinity, -Math.log1p(Math.exp(-1)), -Infinity], { rtol: 1e-7, what: 'logSoftmax', nonFinite: 'match' });
+      expectClose(arr(logsumexp(x, 0)), [Math.log1p(Math.E)], { rtol: 1e-7, what: 'lse', nonFinite: 'match' });
       for (const f of [(t: Tensor) => logsumexp(t, 0), (t: Tensor) => softmax(t, 0).mul(tensor([1, 2, 3, 4], { dtype })).sum(), (t: Tensor) => logSoftmax(t, 0).slice(0, 0, 1).sum()]) {
         x.grad = null;
         f(x).backward();
@@ -341,9 +342,9 @@ describe('f32 numerics at ±1e4: no NaN/Inf where the true value is finite', () 
         const ls = arr(logSoftmax(x, -1));
         const sm = arr(softmax(x, -1));
         for (const v of [...lse, ...ls, ...sm]) expect(Number.isFinite(v)).toBe(true);
-        expectClose(lse, rs.map(lseRef), 1e-7, 1e-6, 'lse');
-        expectClose(ls, softmaxRef(values, shape, 1, true), 1e-7, 1e-6, 'logSoftmax');
-        expectClose(sm, softmaxRef(values, shape, 1, false), 1e-6, 1e-7, 'softmax');
+        expectClose(lse, rs.map(lseRef), { rtol: 1e-7, atol: 1e-6, what: 'lse', nonFinite: 'match' });
+        expectClose(ls, softmaxRef(values, shape, 1, true), { rtol: 1e-7, atol: 1e-6, what: 'logSoftmax', nonFinite: 'match' });
+        expectClose(sm, softmaxRef(values, shape, 1, false), { rtol: 1e-6, atol: 1e-7, what: 'softmax', nonFinite: 'match' });
         for (const g of reduceGroups(shape, [1])) expect(Math.abs(g.reduce((p, j) => p + sm[j]!, 0) - 1)).toBeLessThan(1e-6);
       }),
       RUNS,

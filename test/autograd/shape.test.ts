@@ -6,8 +6,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { cat, gradcheck, stack, tensor, type Tensor } from '../../src/index.js';
-import { broadcastPairArb, f32, f64, shapeArb, shapedArb, sizeOf, valuesArb, type Shape } from '../helpers/arbitraries.js';
+import { broadcastPairArb, shapeArb, shapedArb, sizeOf, valuesArb, type Shape } from '../helpers/arbitraries.js';
 import { allCoords, at, catRef, distinctRamp, type Nested, nestRef, permutationArb, sliceRef, stackRef } from '../helpers/shape.js';
+import { f32, f64 } from '../helpers/tensors.js';
 
 const TOL = { rtol: 1e-6 };
 // These properties are cheap (well under a second at 60 runs), so they run more cases.

@@ -1,10 +1,10 @@
 /**
  * Shared fast-check arbitraries for the op property suites: shapes of rank 0–4 with size-1
- * dims, broadcast-compatible shape pairs, and f64 tensors whose values can be kept away from
- * an op's kinks (so central differences are valid).
+ * dims, broadcast-compatible shape pairs, and values (two families: valueArb and the more
+ * uniform spreadValueArb) that can be kept away from an op's kinks (so central differences are
+ * valid).
  */
 import fc from 'fast-check';
-import { tensor, type Tensor } from '../../src/index.js';
 
 export type Shape = number[];
 
@@ -41,8 +41,27 @@ export function valueArb(min = -3, max = 3): fc.Arbitrary<number> {
 }
 
 /** Values at least `gap` away from every point in `kinks` (e.g. 0 for relu/abs). */
-export function valueAwayArb(kinks: number[], gap = 1e-3, min = -3, max = 3): fc.Arbitrary<number> {
+export function valueAwayArb(kinks: readonly number[], gap = 1e-3, min = -3, max = 3): fc.Arbitrary<number> {
   return valueArb(min, max).filter((v) => kinks.every((k) => Math.abs(v - k) > gap));
+}
+
+/**
+ * Values spread over the whole of [min, max]: three draws in four are uniform (fc.noBias, free
+ * of fast-check's pull toward the ends of an integer range), the fourth a valueArb draw with
+ * its edge cases. A different distribution from valueArb: the elementwise suites draw from
+ * this family, the others from valueArb.
+ */
+export function spreadValueArb(min = -3, max = 3): fc.Arbitrary<number> {
+  const uniform = fc.noBias(fc.integer({ min: 0, max: 2 ** 30 })).map((k) => Math.min(max, min + ((max - min) * k) / 2 ** 30));
+  return fc.oneof({ arbitrary: uniform, weight: 3 }, { arbitrary: valueArb(min, max), weight: 1 });
+}
+
+/** spreadValueArb kept more than `gap` away from every kink (relu/abs at 0, clamp bounds, ...). */
+export function spreadValueAwayArb(kinks: readonly number[], gap = 1e-3, min = -3, max = 3): fc.Arbitrary<number> {
+  return fc.oneof(
+    { arbitrary: spreadValueArb(min, max).filter((v) => kinks.every((k) => Math.abs(v - k) > gap)), weight: 3 },
+    { arbitrary: valueAwayArb(kinks, gap, min, max), weight: 1 },
+  );
 }
 
 /** Arrays of `n` values. */
@@ -63,14 +82,6 @@ export function distinctValuesArb(n: number, gap = 1e-2, min = -3, max = 3): fc.
   const slots = Math.floor((max - min) / gap);
   if (slots < n) throw new RangeError(`distinctValuesArb: ${n} values with gap ${gap} do not fit in [${min}, ${max}]`);
   return fc.uniqueArray(fc.integer({ min: 0, max: slots }), { minLength: n, maxLength: n }).map((is) => is.map((i) => min + i * gap));
-}
-
-export function f64(shape: readonly number[], values: readonly number[]): Tensor {
-  return tensor(Float64Array.from(values), { shape });
-}
-
-export function f32(shape: readonly number[], values: readonly number[]): Tensor {
-  return tensor(Float32Array.from(values), { shape });
 }
 
 /** Runs for property tests: enough to find bugs, small enough for 2 CI cores. */

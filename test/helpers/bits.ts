@@ -3,6 +3,8 @@
  * invariance): inputs that expose any change of summation order, and byte equality that sees
  * -0 and NaN payloads.
  */
+import { expect } from 'vitest';
+
 type FloatArray = Float32Array | Float64Array;
 
 /** Deterministic values spanning many binades (so any change of summation order shows), with exact zeros and -0. */
@@ -32,4 +34,18 @@ export function sameBits(x: FloatArray, y: FloatArray): boolean {
   if (bx.length !== by.length) return false;
   for (let i = 0; i < bx.length; i++) if (bx[i] !== by[i]) return false;
   return true;
+}
+
+/** Index of the first element that differs (Object.is), for readable failures; -1 if none. */
+export function firstDiff(x: FloatArray, y: FloatArray): number {
+  for (let i = 0; i < x.length; i++) if (!Object.is(x[i], y[i])) return i;
+  return x.length === y.length ? -1 : x.length;
+}
+
+/** Asserts sameBits(got, want); the failure names the first differing element and the case `what`. */
+export function expectSameBits(got: FloatArray, want: FloatArray, what: unknown): void {
+  if (!sameBits(got, want)) {
+    const i = firstDiff(got, want);
+    expect.fail(`differs at element ${i}: ${got[i]} vs ${want[i]} for ${JSON.stringify(what)}`);
+  }
 }

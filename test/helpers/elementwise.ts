@@ -11,7 +11,7 @@ import {
   neg, exp, log, sqrt, rsqrt, abs, tanh, sigmoid, relu, silu, gelu, softplus, erf, log1p, expm1,
   sin, cos, square, reciprocal,
 } from '../../src/index.js';
-import { type Shape, broadcastPairArb, shapeArb, sizeOf, valueArb, valueAwayArb, valuesArb } from './arbitraries.js';
+import { type Shape, broadcastPairArb, shapeArb, sizeOf, spreadValueArb, spreadValueAwayArb, valuesArb } from './arbitraries.js';
 
 // ---------------------------------------------------------------------------------------------
 // An erf that does not share code or method with src/tensor/cpu/scalar-math.ts: the alternating
@@ -93,20 +93,6 @@ export function broadcastTripleArb(): fc.Arbitrary<[Shape, Shape, Shape]> {
 // elements, and fc.double puts most of its mass near 0 and on the bounds); the suites mix them
 // with unbiased draws so that large broadcasts and values spread over the whole domain occur too.
 // ---------------------------------------------------------------------------------------------
-
-/** Values in [min, max]: 3 parts uniform, 1 part the shared (edge- and zero-biased) valueArb. */
-export function valArb(min = -3, max = 3): fc.Arbitrary<number> {
-  const uniform = fc.noBias(fc.integer({ min: 0, max: 2 ** 30 })).map((k) => Math.min(max, min + ((max - min) * k) / 2 ** 30));
-  return fc.oneof({ arbitrary: uniform, weight: 3 }, { arbitrary: valueArb(min, max), weight: 1 });
-}
-
-/** valArb kept more than `gap` away from every kink (relu/abs at 0, clamp bounds, ...). */
-export function awayArb(kinks: readonly number[], gap = 1e-3, min = -3, max = 3): fc.Arbitrary<number> {
-  return fc.oneof(
-    { arbitrary: valArb(min, max).filter((v) => kinks.every((k) => Math.abs(v - k) > gap)), weight: 3 },
-    { arbitrary: valueAwayArb([...kinks], gap, min, max), weight: 1 },
-  );
-}
 
 /** Dense shapes: ranks 0–4, every dim in 1..3 (up to 81 elements), drawn without size bias. */
 function denseShapeArb(): fc.Arbitrary<Shape> {
@@ -191,9 +177,9 @@ export interface UnarySpec {
 }
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
-const std = valArb(-3, 3);
-const positive = valArb(0.1, 3);
-const awayFromZero = awayArb([0]);
+const std = spreadValueArb(-3, 3);
+const positive = spreadValueArb(0.1, 3);
+const awayFromZero = spreadValueAwayArb([0]);
 
 export const UNARY_SPECS: readonly UnarySpec[] = [
   { name: 'neg', fn: neg, ref: (x) => -x, value: std, dmax: 1 },
@@ -210,12 +196,12 @@ export const UNARY_SPECS: readonly UnarySpec[] = [
   { name: 'gelu(tanh)', fn: (x) => gelu(x, 'tanh'), ref: (x) => 0.5 * x * (1 + Math.tanh(SQRT_2_OVER_PI * (x + 0.044715 * x ** 3))), value: std, dmax: 1.13 },
   { name: 'softplus', fn: softplus, ref: (x) => Math.log1p(Math.exp(x)), value: std, dmax: 1 },
   { name: 'erf', fn: erf, ref: trustedErf, value: std, dmax: 1.13 },
-  { name: 'log1p', fn: log1p, ref: Math.log1p, value: valArb(-0.9, 3).filter((v) => v > -0.9), dmax: 10 },
+  { name: 'log1p', fn: log1p, ref: Math.log1p, value: spreadValueArb(-0.9, 3).filter((v) => v > -0.9), dmax: 10 },
   { name: 'expm1', fn: expm1, ref: Math.expm1, value: std, dmax: Math.exp(3) },
   { name: 'sin', fn: sin, ref: Math.sin, value: std, dmax: 1 },
   { name: 'cos', fn: cos, ref: Math.cos, value: std, dmax: 1 },
   { name: 'square', fn: square, ref: (x) => x * x, value: std, dmax: 6 },
-  { name: 'reciprocal', fn: reciprocal, ref: (x) => 1 / x, value: awayArb([0], 0.2), dmax: 25 },
+  { name: 'reciprocal', fn: reciprocal, ref: (x) => 1 / x, value: spreadValueAwayArb([0], 0.2), dmax: 25 },
 ];
 
 export interface BinarySpec {
@@ -239,9 +225,9 @@ export const BINARY_SPECS: readonly BinarySpec[] = [
   { name: 'sub', fn: sub, ref: (a, b) => a - b, a: std, b: std, ok: null, dmax: 1 },
   { name: 'mul', fn: mul, ref: (a, b) => a * b, a: std, b: std, ok: null, dmax: 3 },
   // |b| ≥ 0.25: |∂/∂b| = |a|/b² ≤ 48.
-  { name: 'div', fn: div, ref: (a, b) => a / b, a: std, b: awayArb([0], 0.25), ok: null, dmax: 48 },
+  { name: 'div', fn: div, ref: (a, b) => a / b, a: std, b: spreadValueAwayArb([0], 0.25), ok: null, dmax: 48 },
   // a ∈ [0.2, 2], b ∈ [-2, 2]: |∂/∂a| = |b a^(b-1)| ≤ 2·0.2^-3 = 250.
-  { name: 'pow', fn: pow, ref: Math.pow, a: valArb(0.2, 2), b: valArb(-2, 2), ok: null, dmax: 250 },
+  { name: 'pow', fn: pow, ref: Math.pow, a: spreadValueArb(0.2, 2), b: spreadValueArb(-2, 2), ok: null, dmax: 250 },
   { name: 'maximum', fn: maximum, ref: Math.max, a: std, b: std, ok: apart, dmax: 1 },
   { name: 'minimum', fn: minimum, ref: Math.min, a: std, b: std, ok: apart, dmax: 1 },
 ];
@@ -272,24 +258,4 @@ export function evalWithGrad(dtype: 'f32' | 'f64', f: (...xs: Tensor[]) => Tenso
     shape: [...y.shape],
     grads: xs.map((x) => (x.grad ? Array.from(x.grad.toArraySync()) : new Array<number>(x.size).fill(0))),
   };
-}
-
-/** Index of the first element where |got − want| > rtol·|want| + atol, or -1. */
-export function firstMismatch(got: ArrayLike<number>, want: ArrayLike<number>, rtol: number, atol: number): number {
-  if (got.length !== want.length) return 0;
-  for (let i = 0; i < want.length; i++) {
-    const g = got[i]!;
-    const w = want[i]!;
-    if (!(Math.abs(g - w) <= atol + rtol * Math.abs(w))) return i;
-  }
-  return -1;
-}
-
-/** Throws a readable message (op, index, both values) when `firstMismatch` finds one. */
-export function expectClose(what: string, got: ArrayLike<number>, want: ArrayLike<number>, rtol: number, atol: number): void {
-  if (got.length !== want.length) throw new Error(`${what}: length ${got.length}, expected ${want.length}`);
-  const i = firstMismatch(got, want, rtol, atol);
-  if (i >= 0) {
-    throw new Error(`${what}: element ${i} is ${got[i]}, expected ${want[i]} (|diff| ${Math.abs(got[i]! - want[i]!)}, rtol ${rtol}, atol ${atol})`);
-  }
 }

@@ -1,10 +1,9 @@
 /**
  * Helpers for the reduction / softmax / index-op / matmul property suites: dim arbitraries,
  * plain-JavaScript reference implementations (computed in float64 over flat row-major arrays)
- * and comparison helpers that name the first offending element.
+ * and index arbitraries. The comparisons are in assert.ts, the tensor builders in tensors.ts.
  */
 import fc from 'fast-check';
-import { tensor, type Tensor } from '../../src/index.js';
 import { sizeOf, valueArb, type Shape } from './arbitraries.js';
 
 /** What the reduction ops take as `dim`: one dim, a list, or undefined (all dims). */
@@ -191,39 +190,6 @@ export function matmulRef(
   if (bShape.length > 1) shape.push(n);
   return { values, shape };
 }
-
-/**
- * Asserts |actual − expected| ≤ atol + rtol·|expected| elementwise (and equal lengths); NaN
- * and ±Inf must match exactly. The error names the first offending element.
- */
-export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, rtol: number, atol: number, what = 'value'): void {
-  if (actual.length !== expected.length) throw new Error(`${what}: length ${actual.length} vs expected ${expected.length}`);
-  for (let i = 0; i < actual.length; i++) {
-    const a = actual[i]!;
-    const e = expected[i]!;
-    if (!Number.isFinite(e) || !Number.isFinite(a)) {
-      if (Object.is(a, e) || (Number.isNaN(a) && Number.isNaN(e))) continue;
-      throw new Error(`${what}[${i}]: got ${a}, expected ${e}`);
-    }
-    if (!(Math.abs(a - e) <= atol + rtol * Math.abs(e))) {
-      throw new Error(`${what}[${i}]: got ${a}, expected ${e} (|diff| ${Math.abs(a - e)} > ${atol} + ${rtol}·|expected|)`);
-    }
-  }
-}
-
-/** Asserts two arrays hold the same floats bit for bit (Object.is, so +0 ≠ −0). */
-export function expectBitwise(actual: ArrayLike<number>, expected: ArrayLike<number>, what = 'value'): void {
-  if (actual.length !== expected.length) throw new Error(`${what}: length ${actual.length} vs expected ${expected.length}`);
-  for (let i = 0; i < actual.length; i++) {
-    if (!Object.is(actual[i], expected[i])) throw new Error(`${what}[${i}]: got ${actual[i]}, expected bitwise ${expected[i]}`);
-  }
-}
-
-export function i32(shape: Shape, values: readonly number[]): Tensor {
-  return tensor(Int32Array.from(values), { shape });
-}
-
-export const arr = (t: Tensor): number[] => Array.from(t.toArraySync());
 
 /** Index values in [0, n) for a tensor of `shape`. */
 export function indexValuesArb(shape: Shape, n: number): fc.Arbitrary<number[]> {

@@ -15,7 +15,7 @@ import { Rng, tensor, withFlags, type Tensor } from '../../src/index.js';
 import { Tensor as T2, noGrad, randn, randint } from '../../src/index.js';
 import type { WebGpuBackend } from '../../src/tensor/webgpu/index.js';
 import { expertRows, InferenceEngine, MOE_TINY, MoETransformer, RoutingTrace, sequenceLogProbs, type GeneratedSequence } from '../../src/moe/index.js';
-import { describeGpu } from '../tensor/webgpu/gpu.js';
+import { describeGpu } from '../helpers/gpu.js';
 
 const prompts = (count: number, len: number, seed: number) => {
   const r = new Rng(seed);

@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { Rng, liveTensors, noGrad, tensor, tidy, type Tensor } from '../../src/index.js';
 import { expertRows, moeForward, type MoEParams } from '../../src/moe/index.js';
 import { matmulT } from '../../src/autograd/index.js';
-import { expectBitwise } from './helpers.js';
+import { expectBitwise } from '../helpers/assert.js';
 
 function params(seed: number, e: number, d: number, h: number, dtype: 'f32' | 'f64'): MoEParams {
   const rng = new Rng(seed);

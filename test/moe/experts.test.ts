@@ -5,7 +5,9 @@
 import { describe, expect, it } from 'vitest';
 import { Rng, ShapeError, gradcheck } from '../../src/index.js';
 import { SwiGLUExperts, swigluExperts } from '../../src/moe/index.js';
-import { GC, arr, expectClose, randF64 } from './helpers.js';
+import { expectClose, GC } from '../helpers/assert.js';
+import { randF64 } from '../helpers/moe.js';
+import { arr } from '../helpers/tensors.js';
 
 const E = 3;
 const H = 4;
@@ -35,7 +37,7 @@ describe('swigluExperts', () => {
     for (let e = 0; e < E; e++) {
       for (let r = 0; r < 5; r++) {
         const off = (e * 5 + r) * D;
-        expectClose(y.slice(off, off + D), ref(X.slice(off, off + D), G, U, Dn, e), 1e-13, 1e-15, `expert ${e} row ${r}`);
+        expectClose(y.slice(off, off + D), ref(X.slice(off, off + D), G, U, Dn, e), { rtol: 1e-13, atol: 1e-15, what: `expert ${e} row ${r}` });
       }
     }
     const x1 = randF64(new Rng(3), [1, 5, D], -2, 2);
@@ -43,7 +45,7 @@ describe('swigluExperts', () => {
     expect(y1.shape).toEqual([E, 5, D]);
     const X1 = arr(x1);
     for (let e = 0; e < E; e++) {
-      for (let r = 0; r < 5; r++) expectClose(arr(y1).slice((e * 5 + r) * D, (e * 5 + r + 1) * D), ref(X1.slice(r * D, (r + 1) * D), G, U, Dn, e), 1e-13, 1e-15, 'dense');
+      for (let r = 0; r < 5; r++) expectClose(arr(y1).slice((e * 5 + r) * D, (e * 5 + r + 1) * D), ref(X1.slice(r * D, (r + 1) * D), G, U, Dn, e), { rtol: 1e-13, atol: 1e-15, what: 'dense' });
     }
   });
 

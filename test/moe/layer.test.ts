@@ -17,7 +17,9 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Rng, ShapeError, gradcheck, gradcheckReport, noGrad, tensor, type Tensor } from '../../src/index.js';
 import { GATE_MODES, MoELayer, defaultRowsPerChunk, dispatchPlan, expertRows, moeForward, type GateMode, type MoEParams } from '../../src/moe/index.js';
-import { GC, arr, expectBitwise, expectClose, moeRef, randF64 } from './helpers.js';
+import { expectBitwise, expectClose, GC } from '../helpers/assert.js';
+import { moeRef, randF64 } from '../helpers/moe.js';
+import { arr } from '../helpers/tensors.js';
 
 const N = 5;
 const D = 4;
@@ -47,7 +49,7 @@ describe('no token dropping', () => {
         const r = moeForward(x, p, { k: K, gate: mode });
         const ref = moeRef(x, p.router, p.wGate, p.wUp, p.wDown, K, mode);
         expect(arr(r.indices)).toEqual(ref.chosen.flat());
-        expectClose(arr(r.output), ref.out, 1e-12, 1e-14, `${mode} seed ${seed}`);
+        expectClose(arr(r.output), ref.out, { rtol: 1e-12, atol: 1e-14, what: `${mode} seed ${seed}` });
       }
     }
   });
@@ -61,12 +63,12 @@ describe('no token dropping', () => {
       const r = moeForward(x, p, { k: K, gate: mode });
       expect(arr(r.indices)).toEqual(Array.from({ length: 16 }, () => [0, 1]).flat());
       expect(arr(r.expertLoad)).toEqual([0.5, 0.5, 0, 0]);
-      expectClose(arr(r.output), moeRef(x, p.router, p.wGate, p.wUp, p.wDown, K, mode).out, 1e-12, 1e-14, mode);
+      expectClose(arr(r.output), moeRef(x, p.router, p.wGate, p.wUp, p.wDown, K, mode).out, { rtol: 1e-12, atol: 1e-14, what: mode });
       // replay an arbitrary, very unbalanced routing: everyone to {3, 2}
       const replay = Int32Array.from({ length: 32 }, (_, i) => (i % 2 === 0 ? 3 : 2));
       const rr = moeForward(x, p, { k: K, gate: mode, replay });
       const chosen = Array.from({ length: 16 }, () => [3, 2]);
-      expectClose(arr(rr.output), moeRef(x, p.router, p.wGate, p.wUp, p.wDown, K, mode, chosen).out, 1e-12, 1e-14, `${mode} replay`);
+      expectClose(arr(rr.output), moeRef(x, p.router, p.wGate, p.wUp, p.wDown, K, mode, chosen).out, { rtol: 1e-12, atol: 1e-14, what: `${mode} replay` });
     }
   });
 

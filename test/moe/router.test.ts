@@ -8,7 +8,9 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, ReplayMismatchError, Rng, gradcheck, tensor, ValueError } from '../../src/index.js';
 import { GATE_MODES, Router, gateWeights, route, routerLogits, type GateMode } from '../../src/moe/index.js';
-import { GC, arr, expectClose, gateRef, randF64, topkRef } from './helpers.js';
+import { expectClose, GC } from '../helpers/assert.js';
+import { gateRef, randF64, topkRef } from '../helpers/moe.js';
+import { arr } from '../helpers/tensors.js';
 
 const caseArb = fc.record({
   n: fc.integer({ min: 1, max: 5 }),
@@ -33,7 +35,7 @@ describe('route: live', () => {
           const row = L.slice(t * e, (t + 1) * e);
           const ch = topkRef(row, k);
           expect(idx.slice(t * k, (t + 1) * k)).toEqual(ch);
-          expectClose(w.slice(t * k, (t + 1) * k), gateRef(row, ch, mode), 1e-13, 1e-15, `${mode} token ${t}`);
+          expectClose(w.slice(t * k, (t + 1) * k), gateRef(row, ch, mode), { rtol: 1e-13, atol: 1e-15, what: `${mode} token ${t}` });
           if (mode !== 'sigmoid' || k > 1) expect(Math.abs(w.slice(t * k, (t + 1) * k).reduce((a, b) => a + b, 0) - 1)).toBeLessThan(1e-14);
         }
       }),
@@ -86,7 +88,7 @@ describe('route: replay', () => {
         const w = arr(r.weights);
         for (let t = 0; t < n; t++) {
           const ch = Array.from(replay.subarray(t * k, (t + 1) * k));
-          expectClose(w.slice(t * k, (t + 1) * k), gateRef(L.slice(t * e, (t + 1) * e), ch, mode), 1e-13, 1e-15, `${mode} token ${t}`);
+          expectClose(w.slice(t * k, (t + 1) * k), gateRef(L.slice(t * e, (t + 1) * e), ch, mode), { rtol: 1e-13, atol: 1e-15, what: `${mode} token ${t}` });
         }
         // a tensor replay gives the same result as the array
         const rt = route(logits, k, mode, tensor(replay, { dtype: 'i32', shape: [n, k] }));
@@ -153,7 +155,7 @@ describe('Router', () => {
     const W = arr(r.weight);
     const X = arr(x);
     const ref = [0, 1].flatMap((t) => [0, 1, 2].map((e) => [0, 1, 2, 3].reduce((s, i) => s + X[t * 4 + i]! * W[e * 4 + i]!, 0)));
-    expectClose(arr(r.forward(x)), ref, 1e-14, 1e-15, 'logits');
+    expectClose(arr(r.forward(x)), ref, { rtol: 1e-14, atol: 1e-15, what: 'logits' });
     expect(gradcheck((a, w) => routerLogits(a, w), [x, r.weight.detach()], GC)).toBe(true);
     expect(arr(new Router(4, 3, { rng: new Rng(2), dtype: 'f64' }).weight)).toEqual(W);
   });

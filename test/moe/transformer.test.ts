@@ -17,7 +17,9 @@ import {
 } from '../../src/index.js';
 import { KVCache } from '../../src/nn/attention.js';
 import { GATE_MODES, MOE_SMALL, MOE_TINY, MoETransformer, RoutingTrace, moeConfig, type MoEConfig } from '../../src/moe/index.js';
-import { GC, arr, asFunctionOf, expectBitwise } from './helpers.js';
+import { expectBitwise, GC } from '../helpers/assert.js';
+import { asFunctionOf } from '../helpers/moe.js';
+import { arr } from '../helpers/tensors.js';
 
 const TINY: MoEConfig = {
   vocabSize: 5, dModel: 4, nLayers: 2, nHeads: 2, nExperts: 4, topK: 2, expertHidden: 3, contextLength: 8,

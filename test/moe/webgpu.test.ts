@@ -13,8 +13,9 @@ import { Rng, liveTensors, tensor, tidy } from '../../src/index.js';
 import { MOE_TINY, MoETransformer, defaultRowsPerChunk, dispatchPlan, moeForward, type MoEParams } from '../../src/moe/index.js';
 import { groupChunks, maxChunks } from '../../src/tensor/webgpu/kernels/group.js';
 import type { WebGpuBackend, WebGpuStorage } from '../../src/tensor/webgpu/index.js';
-import { describeGpu, gpu as gpuBackend } from '../tensor/webgpu/gpu.js';
-import { expectBitwise, expectClose, randF64 } from './helpers.js';
+import { describeGpu, gpu as gpuBackend } from '../helpers/gpu.js';
+import { expectBitwise, expectClose } from '../helpers/assert.js';
+import { randF64 } from '../helpers/moe.js';
 
 describeGpu('MoE on WebGPU', () => {
   it('moeForward (dense and sparse dispatch) matches the CPU (sparse) within f32 tolerance, live and replayed', async () => {
@@ -30,14 +31,14 @@ describeGpu('MoE on WebGPU', () => {
     const c = moeForward(xc, cpuP, { k: 2, gate: 'softmax-topk', auxLossCoef: 0.01, zLossCoef: 0.001 });
     const g = moeForward(xg, gpuP, { k: 2, gate: 'softmax-topk', auxLossCoef: 0.01, zLossCoef: 0.001 });
     expect(Array.from(await g.indices.toArray())).toEqual(Array.from(c.indices.toArraySync()));
-    expectClose(await g.output.toArray(), c.output.toArraySync(), 1e-4, 1e-5, 'output');
-    expectClose(await g.auxLoss.toArray(), c.auxLoss.toArraySync(), 1e-4, 1e-6, 'aux');
+    expectClose(await g.output.toArray(), c.output.toArraySync(), { rtol: 1e-4, atol: 1e-5, what: 'output' });
+    expectClose(await g.auxLoss.toArray(), c.auxLoss.toArraySync(), { rtol: 1e-4, atol: 1e-6, what: 'aux' });
     const replay = Int32Array.from({ length: 40 }, (_, i) => (i % 2 === 0 ? 7 : (i >> 1) % 7));
     const cr = moeForward(xc, cpuP, { k: 2, gate: 'sigmoid', replay });
     const gr = moeForward(xg, gpuP, { k: 2, gate: 'sigmoid', replay: tensor(replay, { dtype: 'i32', device: 'webgpu' }) });
-    expectClose(await gr.output.toArray(), cr.output.toArraySync(), 1e-4, 1e-5, 'replayed output');
+    expectClose(await gr.output.toArray(), cr.output.toArraySync(), { rtol: 1e-4, atol: 1e-5, what: 'replayed output' });
     const gs = moeForward(xg, gpuP, { k: 2, gate: 'softmax-topk', auxLossCoef: 0.01, zLossCoef: 0.001, dispatch: 'sparse' });
-    expectClose(await gs.output.toArray(), c.output.toArraySync(), 1e-4, 1e-5, 'sparse output');
+    expectClose(await gs.output.toArray(), c.output.toArraySync(), { rtol: 1e-4, atol: 1e-5, what: 'sparse output' });
   });
 
   it('the device-built dispatch plan equals the host dispatchPlan (padding as −1, unused chunks as −1)', async () => {
@@ -93,7 +94,7 @@ describeGpu('MoE on WebGPU', () => {
     const p = Object.fromEntries(Object.entries(p64).map(([k, v]) => [k, v.to('f32').to('webgpu')])) as unknown as MoEParams;
     const few = await moeForward(x64.to('f32').slice(0, 3, 8).to('webgpu'), p, { k: 2, gate: 'softmax-topk', dispatch: 'sparse' }).output.toArray();
     expectBitwise(few, s.out.slice(3 * 8, 8 * 8), 'rows 3..7 alone vs in the batch');
-    ['x', 'router', 'wGate', 'wUp', 'wDown'].forEach((name, i) => expectClose(s.grads[i]!, d.grads[i]!, 1e-4, 1e-6, name));
+    ['x', 'router', 'wGate', 'wUp', 'wDown'].forEach((name, i) => expectClose(s.grads[i]!, d.grads[i]!, { rtol: 1e-4, atol: 1e-6, what: name }));
   });
 
   it('MoETransformer: GPU forward ≈ CPU forward; the pending trace replays on the device bit for bit and resolves to the CPU routing', async () => {
@@ -106,13 +107,13 @@ describeGpu('MoE on WebGPU', () => {
     expect(() => g.routing.layer(0)).toThrow(/await trace.resolve\(\)/);
     const rep = tidy(() => gpu.forward(toks.to('webgpu'), { routing: g.routing }).logits);
     expect(Array.from(await rep.toArray())).toEqual(Array.from(await g.logits.toArray()));
-    expectClose(await g.logits.toArray(), c.logits.toArraySync(), 1e-3, 1e-4, 'logits');
+    expectClose(await g.logits.toArray(), c.logits.toArraySync(), { rtol: 1e-3, atol: 1e-4, what: 'logits' });
     await g.routing.resolve();
     expect(g.routing.isResolved).toBe(true);
     expect(g.routing.agreement(c.routing)).toBe(1);
     // a resolved (host) trace replays on the GPU too
     const rep2 = gpu.forward(toks.to('webgpu'), { routing: c.routing });
-    expectClose(await rep2.logits.toArray(), c.logits.toArraySync(), 1e-3, 1e-4, 'replayed CPU trace on GPU');
+    expectClose(await rep2.logits.toArray(), c.logits.toArraySync(), { rtol: 1e-3, atol: 1e-4, what: 'replayed CPU trace on GPU' });
   });
 
   it('a training step\'s gradients on the GPU (replayed routing) match the CPU\'s', async () => {
@@ -126,7 +127,7 @@ describeGpu('MoE on WebGPU', () => {
     const cg = [...cpu.namedParameters()];
     const gg = [...gpu.namedParameters()];
     for (let i = 0; i < cg.length; i++) {
-      expectClose(await gg[i]![1].grad!.toArray(), cg[i]![1].grad!.toArraySync(), 2e-3, 2e-5, cg[i]![0]);
+      expectClose(await gg[i]![1].grad!.toArray(), cg[i]![1].grad!.toArraySync(), { rtol: 2e-3, atol: 2e-5, what: cg[i]![0] });
     }
   });
 

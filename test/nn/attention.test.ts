@@ -21,23 +21,10 @@ import {
 import {
   CausalSelfAttention, KVCache, KVCacheLayer, MASKED_SCORE, applyRope, causalSelfAttention,
 } from '../../src/nn/attention.js';
-import { describeGpu, firstMismatch } from '../tensor/webgpu/gpu.js';
+import { expectBitwise, expectClose, GC } from '../helpers/assert.js';
+import { describeGpu } from '../helpers/gpu.js';
+import { arr } from '../helpers/tensors.js';
 
-const GC = { rtol: 1e-6, atol: 1e-8 } as const;
-
-const arr = (t: Tensor): number[] => Array.from(t.toArraySync());
-
-function expectBitwise(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string): void {
-  expect(actual.length, `${what}: length`).toBe(expected.length);
-  for (let i = 0; i < actual.length; i++) {
-    if (!Object.is(actual[i], expected[i])) throw new Error(`${what}[${i}]: got ${actual[i]}, expected bitwise ${expected[i]}`);
-  }
-}
-
-function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, rtol: number, atol: number, what: string): void {
-  const i = firstMismatch(actual, expected, rtol, atol);
-  if (i >= 0) throw new Error(`${what}[${i}]: got ${actual[i]}, expected ${expected[i]} (rtol ${rtol}, atol ${atol})`);
-}
 
 const normal = (shape: number[], seed: number, dtype: 'f32' | 'f64' = 'f64', scale = 1): Tensor =>
   noGrad(() => mul(randn(shape, { rng: new Rng(seed), dtype }), scale));
@@ -95,7 +82,7 @@ describe('applyRope', () => {
     const x = tensor([1, 2, 3, 4], { dtype: 'f64', shape: [1, 1, 1, 4] });
     const y = arr(applyRope(x, 1));
     const [c0, s0, c1, s1] = [Math.cos(1), Math.sin(1), Math.cos(0.01), Math.sin(0.01)];
-    expectClose(y, [1 * c0 - 3 * s0, 2 * c1 - 4 * s1, 3 * c0 + 1 * s0, 4 * c1 + 2 * s1], 1e-15, 1e-15, 'rope hd=4 pos=1');
+    expectClose(y, [1 * c0 - 3 * s0, 2 * c1 - 4 * s1, 3 * c0 + 1 * s0, 4 * c1 + 2 * s1], { rtol: 1e-15, atol: 1e-15, what: 'rope hd=4 pos=1', nonFinite: 'match' });
     // Position 0 is the identity.
     expectBitwise(arr(applyRope(x, 0)), [1, 2, 3, 4], 'rope at position 0');
 
@@ -112,7 +99,7 @@ describe('applyRope', () => {
           const xs = arr(x);
           const want: number[] = [];
           for (let r = 0; r < B * H * T; r++) want.push(...ropeRef(xs.slice(r * hd, (r + 1) * hd), offset + (r % T), theta));
-          expectClose(arr(applyRope(x, offset, theta)), want, 1e-12, 1e-12, 'rope');
+          expectClose(arr(applyRope(x, offset, theta)), want, { rtol: 1e-12, atol: 1e-12, what: 'rope', nonFinite: 'match' });
         },
       ),
       { numRuns: 40 },
@@ -176,7 +163,7 @@ describe('causalSelfAttention (functional core)', () => {
           const w = weights(D, seed);
           const y = causalSelfAttention(x, ...w, H, { positionOffset: offset });
           expect(y.shape).toEqual([B, T, D]);
-          expectClose(arr(y), attentionRef(arr(x), B, T, D, w.map(arr), H, offset), 1e-12, 1e-13, 'attention');
+          expectClose(arr(y), attentionRef(arr(x), B, T, D, w.map(arr), H, offset), { rtol: 1e-12, atol: 1e-13, what: 'attention', nonFinite: 'match' });
         },
       ),
       { numRuns: 40 },
@@ -438,7 +425,7 @@ describe('KVCache', () => {
     const g = arr(attn.wq.grad!);
     attn.zeroGrad();
     sum(attn.forward(x)).backward();
-    expectClose(g, arr(attn.wq.grad!), 1e-5, 1e-6, 'grad through the cache vs full forward');
+    expectClose(g, arr(attn.wq.grad!), { rtol: 1e-5, atol: 1e-6, what: 'grad through the cache vs full forward', nonFinite: 'match' });
     const before = liveTensors();
     cache.reset();
     expect(liveTensors()).toBeLessThan(before);
@@ -462,13 +449,13 @@ describeGpu('WebGPU parity', () => {
       const xc = normal([B, T, D], seed + 100, 'f32');
       const xg = xc.to('webgpu');
       const want = arr(cpu.forward(xc));
-      expectClose(await gpu.forward(xg).toArray(), want, RTOL, ATOL, `gpu forward ${B}x${T}x${D}`);
+      expectClose(await gpu.forward(xg).toArray(), want, { rtol: RTOL, atol: ATOL, what: `gpu forward ${B}x${T}x${D}`, nonFinite: 'match' });
 
       // Prefill 3 tokens, then one token at a time.
       const cache = new KVCache(1);
       const outs: Tensor[] = [gpu.forward(slice(xg, 1, 0, 3), { cache: cache.layer(0) })];
       for (let t = 3; t < T; t++) outs.push(gpu.forward(slice(xg, 1, t, t + 1), { cache: cache.layer(0) }));
-      expectClose(await cat(outs, 1).toArray(), want, RTOL, ATOL, `gpu decode ${B}x${T}x${D}`);
+      expectClose(await cat(outs, 1).toArray(), want, { rtol: RTOL, atol: ATOL, what: `gpu decode ${B}x${T}x${D}`, nonFinite: 'match' });
       cache.dispose();
 
       // Gradients of Σ r ⊙ y w.r.t. x and the four weights.
@@ -483,7 +470,7 @@ describeGpu('WebGPU parity', () => {
       for (const [name, c, g] of pairs) {
         const gc = arr(c.grad!);
         const scale = Math.max(...gc.map(Math.abs));
-        expectClose(await g.grad!.toArray(), gc, 1e-3, 1e-4 * scale, `gpu grad ${name} ${B}x${T}x${D}`);
+        expectClose(await g.grad!.toArray(), gc, { rtol: 1e-3, atol: 1e-4 * scale, what: `gpu grad ${name} ${B}x${T}x${D}`, nonFinite: 'match' });
       }
     }
   });

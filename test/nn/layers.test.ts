@@ -14,11 +14,12 @@ import {
 import { Module } from '../../src/nn/module.js';
 import { Embedding, Linear, linear, RMSNorm, rmsNorm } from '../../src/nn/layers.js';
 import { initConstant, initNormal, initUniform, kaimingUniform } from '../../src/nn/init.js';
-import { f64, shapeArb, sizeOf } from '../helpers/arbitraries.js';
-import { arr, expectBitwise, expectClose, i32, indexValuesArb, realsArb } from '../helpers/reduce.js';
-import { describeGpu } from '../tensor/webgpu/gpu.js';
+import { shapeArb, sizeOf } from '../helpers/arbitraries.js';
+import { expectBitwise, expectClose, GC } from '../helpers/assert.js';
+import { indexValuesArb, realsArb } from '../helpers/reduce.js';
+import { describeGpu } from '../helpers/gpu.js';
+import { arr, f64, i32 } from '../helpers/tensors.js';
 
-const GC = { rtol: 1e-6, atol: 1e-8 } as const;
 const RUNS = { numRuns: 100 } as const;
 
 function linearRef(x: number[], lead: number, inF: number, w: number[], out: number, b: number[] | null): number[] {
@@ -69,7 +70,7 @@ describe('linear(x, weight, bias?)', () => {
         const B = f64([c.out], b);
         const y = c.bias ? linear(X, W, B) : linear(X, W);
         expect(y.shape).toEqual([...c.lead, c.out]);
-        expectClose(arr(y), linearRef(x, sizeOf(c.lead), c.inF, w, c.out, c.bias ? b : null), 1e-13, 1e-14, 'linear');
+        expectClose(arr(y), linearRef(x, sizeOf(c.lead), c.inF, w, c.out, c.bias ? b : null), { rtol: 1e-13, atol: 1e-14, what: 'linear', nonFinite: 'match' });
         if (c.bias) expect(gradcheck((xx, ww, bb) => linear(xx!, ww!, bb!), [X, W, B], GC)).toBe(true);
         else expect(gradcheck((xx, ww) => linear(xx!, ww!, null), [X, W], GC)).toBe(true);
       }),
@@ -108,7 +109,7 @@ describe('rmsNorm(x, weight, eps)', () => {
         const G = f64([d], g);
         const y = rmsNorm(X, G, c.eps);
         expect(y.shape).toEqual(c.shape);
-        expectClose(arr(y), rmsNormRef(x, sizeOf(c.shape) / d, d, g, c.eps), 1e-12, 1e-14, 'rmsNorm');
+        expectClose(arr(y), rmsNormRef(x, sizeOf(c.shape) / d, d, g, c.eps), { rtol: 1e-12, atol: 1e-14, what: 'rmsNorm', nonFinite: 'match' });
         expect(gradcheck((xx, gg) => rmsNorm(xx!, gg!, c.eps), [X, G], GC)).toBe(true);
       }),
       RUNS,
@@ -320,11 +321,11 @@ describeGpu('layers on webgpu', () => {
     const yc = run(cpu, 'cpu');
     const yg = run(gpu, 'webgpu');
     expect(yg.shape).toEqual([2, 3, 6]);
-    expectClose(Array.from(await yg.toArray()), arr(yc), 1e-5, 1e-5, 'output');
+    expectClose(Array.from(await yg.toArray()), arr(yc), { rtol: 1e-5, atol: 1e-5, what: 'output', nonFinite: 'match' });
     for (const k of ['emb', 'norm', 'lin'] as const) {
       const pc = cpu[k].parameters();
       const pg = gpu[k].parameters();
-      for (let i = 0; i < pc.length; i++) expectClose(Array.from(await pg[i]!.grad!.toArray()), arr(pc[i]!.grad!), 1e-4, 1e-4, `${k} grad ${i}`);
+      for (let i = 0; i < pc.length; i++) expectClose(Array.from(await pg[i]!.grad!.toArray()), arr(pc[i]!.grad!), { rtol: 1e-4, atol: 1e-4, what: `${k} grad ${i}`, nonFinite: 'match' });
     }
   });
 });

@@ -12,7 +12,7 @@ import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
 import { cpuBackend, getFlag, noGrad, tensor, tidy, withFlags, type Tensor } from '../../src/index.js';
 import { AdamW, adamwUpdate, adamwUpdateComposed } from '../../src/nn/optim.js';
-import { expectBitwise } from '../helpers/reduce.js';
+import { expectBitwise } from '../helpers/assert.js';
 import { adamwInto } from '../../src/tensor/cpu/kernels/adamw/js.js';
 import { adamwWasmInto, wasmAdamWStatus } from '../../src/tensor/cpu/kernels/adamw/wasm.js';
 

@@ -15,9 +15,11 @@ import {
 import { AdamW, clipGradNorm, clipGradNormAsync, clipGradNormTensor, SGD } from '../../src/nn/optim.js';
 import { Linear } from '../../src/nn/layers.js';
 import { initNormal } from '../../src/nn/init.js';
-import { f64, shapeArb, sizeOf } from '../helpers/arbitraries.js';
-import { arr, expectBitwise, expectClose, realsArb } from '../helpers/reduce.js';
-import { describeGpu } from '../tensor/webgpu/gpu.js';
+import { shapeArb, sizeOf } from '../helpers/arbitraries.js';
+import { expectBitwise, expectClose } from '../helpers/assert.js';
+import { realsArb } from '../helpers/reduce.js';
+import { describeGpu } from '../helpers/gpu.js';
+import { arr, f64 } from '../helpers/tensors.js';
 
 const RUNS = { numRuns: 100 } as const;
 
@@ -83,7 +85,7 @@ describe('AdamW', () => {
           grads.forEach((g, i) => {
             if (g) adamwRefStep(ref[i]!, g, h);
             else expectBitwise(arr(params[i]!), before[i]!, `step ${k}: param ${i} (null grad) must not move`);
-            expectClose(arr(params[i]!), ref[i]!.p, 1e-12, 1e-12, `step ${k} param ${i}`);
+            expectClose(arr(params[i]!), ref[i]!.p, { rtol: 1e-12, atol: 1e-12, what: `step ${k} param ${i}`, nonFinite: 'match' });
           });
         });
         expect(opt.stepCount).toBe(steps.length);
@@ -94,8 +96,8 @@ describe('AdamW', () => {
             return;
           }
           expect(sd.get(`param.${i}.step`)!.itemSync()).toBe(r.t);
-          expectClose(arr(sd.get(`param.${i}.m`)!), r.m, 1e-12, 1e-300, `m ${i}`);
-          expectClose(arr(sd.get(`param.${i}.v`)!), r.v, 1e-12, 1e-300, `v ${i}`);
+          expectClose(arr(sd.get(`param.${i}.m`)!), r.m, { rtol: 1e-12, atol: 1e-300, what: `m ${i}`, nonFinite: 'match' });
+          expectClose(arr(sd.get(`param.${i}.v`)!), r.v, { rtol: 1e-12, atol: 1e-300, what: `v ${i}`, nonFinite: 'match' });
         });
       }),
       RUNS,
@@ -111,7 +113,7 @@ describe('AdamW', () => {
     // First step: m̂ = g, v̂ = g², so the update is lr·g/(|g| + eps) ≈ lr·sign(g).
     const s = { p: [1, -2], m: [0, 0], v: [0, 0], t: 0 };
     adamwRefStep(s, [0.5, 0.25], { lr: 1e-3, b1: 0.9, b2: 0.999, eps: 1e-8, wd: 1e-2 });
-    expectClose(arr(p), s.p, 1e-15, 0);
+    expectClose(arr(p), s.p, { rtol: 1e-15, nonFinite: 'match' });
   });
 
   it('state round-trips through stateDict/loadStateDict (as a checkpoint would) and continues identically', () => {
@@ -264,7 +266,7 @@ describe('SGD', () => {
               }
               r.p = r.p.map((v, j) => v - h.lr * g[j]!);
             }
-            expectClose(arr(params[i]!), r.p, 1e-12, 1e-12, `step ${k} param ${i}`);
+            expectClose(arr(params[i]!), r.p, { rtol: 1e-12, atol: 1e-12, what: `step ${k} param ${i}`, nonFinite: 'match' });
           });
         });
       }),
@@ -306,8 +308,8 @@ describe('clipGradNorm', () => {
     expect(clipGradNorm([a, b, c], 6.5)).toBe(13);
     const coef = 6.5 / (13 + 1e-6);
     expect(a.grad).toBe(ga); // scaled in place
-    expectClose(arr(a.grad), [3 * coef, 4 * coef], 1e-15, 0);
-    expectClose(arr(b.grad), [12 * coef], 1e-15, 0);
+    expectClose(arr(a.grad), [3 * coef, 4 * coef], { rtol: 1e-15, nonFinite: 'match' });
+    expectClose(arr(b.grad), [12 * coef], { rtol: 1e-15, nonFinite: 'match' });
     // maxNorm above the norm: nothing changes (the coefficient is clamped to 1).
     const after = arr(a.grad).concat(arr(b.grad));
     expect(clipGradNorm([a, b, c], 7)).toBeCloseTo(6.5, 5);
@@ -334,7 +336,7 @@ describe('clipGradNorm', () => {
           const n = clipGradNorm(ps, maxNorm);
           expect(Math.abs(n - want)).toBeLessThanOrEqual(1e-12 * (1 + want));
           const coef = Math.min(1, maxNorm / (want + 1e-6));
-          ps.forEach((p, i) => expectClose(arr(p.grad!), gs[i]!.map((v) => v * coef), 1e-12, 1e-300, `grad ${i}`));
+          ps.forEach((p, i) => expectClose(arr(p.grad!), gs[i]!.map((v) => v * coef), { rtol: 1e-12, atol: 1e-300, what: `grad ${i}`, nonFinite: 'match' }));
           const post = Math.sqrt(ps.flatMap((p) => arr(p.grad!)).reduce((acc, v) => acc + v * v, 0));
           expect(post).toBeLessThanOrEqual(maxNorm * (1 + 1e-12));
         },
@@ -364,7 +366,7 @@ describeGpu('optimisers on webgpu', () => {
       oc.step();
       og.step();
     }
-    for (let i = 0; i < pc.length; i++) expectClose(Array.from(await pg[i]!.toArray()), arr(pc[i]!), 1e-5, 1e-6, `param ${i}`);
+    for (let i = 0; i < pc.length; i++) expectClose(Array.from(await pg[i]!.toArray()), arr(pc[i]!), { rtol: 1e-5, atol: 1e-6, what: `param ${i}`, nonFinite: 'match' });
     expect(() => clipGradNorm(pg, 1)).toThrow(DeviceError);
     // A CPU checkpoint (as a safetensors reader returns it) loads into the GPU optimiser.
     const sd = new Map([...oc.stateDict()]);

@@ -19,7 +19,8 @@ import {
   loadSafetensors,
   saveSafetensors,
 } from '../../src/nn/safetensors.js';
-import { describeGpu } from '../tensor/webgpu/gpu.js';
+import { expectError, expectRejection } from '../helpers/assert.js';
+import { describeGpu } from '../helpers/gpu.js';
 
 // ---- byte builders (the spec, written out) --------------------------------------------------
 
@@ -56,33 +57,6 @@ function file(header: string, data: Uint8Array = new Uint8Array(0), pad = true):
   let h: Uint8Array = utf8(header);
   if (pad && h.length % 8) h = concat(h, utf8(' '.repeat(8 - (h.length % 8))));
   return concat(le64(h.length), h, data);
-}
-
-async function expectReject(p: Promise<unknown>, cls: abstract new (...a: never[]) => Error, ...patterns: RegExp[]): Promise<Error> {
-  let caught: unknown;
-  try {
-    await p;
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught, 'expected a rejection').toBeInstanceOf(cls);
-  const err = caught as Error;
-  expect(err.name).toBe(cls.name);
-  for (const re of patterns) expect(err.message).toMatch(re);
-  return err;
-}
-function expectThrow(fn: () => unknown, cls: abstract new (...a: never[]) => Error, ...patterns: RegExp[]): Error {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught, 'expected a throw').toBeInstanceOf(cls);
-  const err = caught as Error;
-  expect(err.name).toBe(cls.name);
-  for (const re of patterns) expect(err.message).toMatch(re);
-  return err;
 }
 
 /** Bit-level equality of two tensors' data (distinguishes NaN payloads and -0). */
@@ -373,73 +347,73 @@ describe('corrupt input → CheckpointError naming the source, the tensor and th
     `"${name}":{"dtype":"${dtype}","shape":[${shape.join(',')}],"data_offsets":[${off.join(',')}]}`;
 
   it('CheckpointError is a StablerlError', () => {
-    const e = expectThrow(() => decodeSafetensors(new Uint8Array(3)), CheckpointError);
+    const e = expectError(() => decodeSafetensors(new Uint8Array(3)), CheckpointError);
     expect(e).toBeInstanceOf(StablerlError);
   });
 
   it('truncated: fewer than 8 bytes', () => {
-    expectThrow(() => decodeSafetensors(new Uint8Array(5)), CheckpointError, /^safetensors <bytes>: truncated: 5 bytes, fewer than the 8-byte header length prefix$/);
+    expectError(() => decodeSafetensors(new Uint8Array(5)), CheckpointError, /^safetensors <bytes>: truncated: 5 bytes, fewer than the 8-byte header length prefix$/);
   });
 
   it('truncated: header length larger than the file', () => {
-    expectThrow(() => decodeSafetensors(good.subarray(0, 40)), CheckpointError, /truncated: header length 112 is larger than the 32 bytes after the length prefix/);
-    expectThrow(() => decodeSafetensors(concat(le64(2 ** 40), utf8('{}'))), CheckpointError, /header length 1099511627776 exceeds the 100000000-byte limit/);
+    expectError(() => decodeSafetensors(good.subarray(0, 40)), CheckpointError, /truncated: header length 112 is larger than the 32 bytes after the length prefix/);
+    expectError(() => decodeSafetensors(concat(le64(2 ** 40), utf8('{}'))), CheckpointError, /header length 1099511627776 exceeds the 100000000-byte limit/);
   });
 
   it('truncated: data cut short → out of range', () => {
-    expectThrow(() => decodeSafetensors(good.subarray(0, good.length - 3)), CheckpointError, /tensor 'b': data_offsets \[8, 12\] are out of range; the data buffer has 9 bytes/);
+    expectError(() => decodeSafetensors(good.subarray(0, good.length - 3)), CheckpointError, /tensor 'b': data_offsets \[8, 12\] are out of range; the data buffer has 9 bytes/);
   });
 
   it('header not UTF-8, not JSON, not an object', () => {
-    expectThrow(() => decodeSafetensors(concat(le64(2), new Uint8Array([0x7b, 0xff]))), CheckpointError, /header is not valid UTF-8/);
-    expectThrow(bad('{"a": {"dtype": "F32",'), CheckpointError, /header is not valid JSON \(.+\)/);
-    expectThrow(bad('[1, 2]'), CheckpointError, /header JSON is not an object/);
-    expectThrow(bad('null'), CheckpointError, /header JSON is not an object/);
+    expectError(() => decodeSafetensors(concat(le64(2), new Uint8Array([0x7b, 0xff]))), CheckpointError, /header is not valid UTF-8/);
+    expectError(bad('{"a": {"dtype": "F32",'), CheckpointError, /header is not valid JSON \(.+\)/);
+    expectError(bad('[1, 2]'), CheckpointError, /header JSON is not an object/);
+    expectError(bad('null'), CheckpointError, /header JSON is not an object/);
   });
 
   it('malformed entries: not an object, missing dtype, bad shape, bad data_offsets', () => {
-    expectThrow(bad('{"a": 3}'), CheckpointError, /tensor 'a': header entry is not an object/);
-    expectThrow(bad('{"a": {"shape": [2], "data_offsets": [0, 8]}}'), CheckpointError, /tensor 'a': "dtype" is missing or not a string/);
-    expectThrow(bad('{"a": {"dtype": "F32", "shape": [-2], "data_offsets": [0, 8]}}'), CheckpointError, /tensor 'a': "shape" must be an array of non-negative integers, got \[-2\]/);
-    expectThrow(bad('{"a": {"dtype": "F32", "shape": [1.5], "data_offsets": [0, 8]}}'), CheckpointError, /"shape" must be/);
-    expectThrow(bad('{"a": {"dtype": "F32", "shape": [2], "data_offsets": [0]}}'), CheckpointError, /tensor 'a': "data_offsets" must be \[begin, end\] with non-negative integers, got \[0\]/);
-    expectThrow(bad('{"a": {"dtype": "F32", "shape": [2]}}'), CheckpointError, /"data_offsets" must be .* got undefined/);
+    expectError(bad('{"a": 3}'), CheckpointError, /tensor 'a': header entry is not an object/);
+    expectError(bad('{"a": {"shape": [2], "data_offsets": [0, 8]}}'), CheckpointError, /tensor 'a': "dtype" is missing or not a string/);
+    expectError(bad('{"a": {"dtype": "F32", "shape": [-2], "data_offsets": [0, 8]}}'), CheckpointError, /tensor 'a': "shape" must be an array of non-negative integers, got \[-2\]/);
+    expectError(bad('{"a": {"dtype": "F32", "shape": [1.5], "data_offsets": [0, 8]}}'), CheckpointError, /"shape" must be/);
+    expectError(bad('{"a": {"dtype": "F32", "shape": [2], "data_offsets": [0]}}'), CheckpointError, /tensor 'a': "data_offsets" must be \[begin, end\] with non-negative integers, got \[0\]/);
+    expectError(bad('{"a": {"dtype": "F32", "shape": [2]}}'), CheckpointError, /"data_offsets" must be .* got undefined/);
   });
 
   it('unknown dtype; a valid but unsupported dtype', () => {
-    expectThrow(bad(`{${entry('w', 'F33', [2], [0, 8])}}`), CheckpointError, /tensor 'w' has unknown dtype 'F33'; safetensors dtypes are .*BF16/);
-    expectThrow(bad(`{${entry('w', 'toString', [2], [0, 8])}}`), CheckpointError, /tensor 'w' has unknown dtype 'toString'/);
-    expectThrow(() => decodeSafetensors(file(`{${entry('ids', 'I64', [2], [0, 16])}}`, leBytes('i64', [1, 2]))), CheckpointError, /tensor 'ids' has dtype I64, which stablerl cannot load \(supported: F32, F64, I32; BF16 and F16 load as f32\)/);
+    expectError(bad(`{${entry('w', 'F33', [2], [0, 8])}}`), CheckpointError, /tensor 'w' has unknown dtype 'F33'; safetensors dtypes are .*BF16/);
+    expectError(bad(`{${entry('w', 'toString', [2], [0, 8])}}`), CheckpointError, /tensor 'w' has unknown dtype 'toString'/);
+    expectError(() => decodeSafetensors(file(`{${entry('ids', 'I64', [2], [0, 16])}}`, leBytes('i64', [1, 2]))), CheckpointError, /tensor 'ids' has dtype I64, which stablerl cannot load \(supported: F32, F64, I32; BF16 and F16 load as f32\)/);
   });
 
   it('offsets: reversed, out of range, overlapping, gap, trailing bytes', () => {
-    expectThrow(bad(`{${entry('a', 'F32', [0], [8, 4])}}`), CheckpointError, /tensor 'a': data_offsets \[8, 4\] end before they begin/);
-    expectThrow(bad(`{${entry('a', 'F32', [4], [0, 16])}}`), CheckpointError, /tensor 'a': data_offsets \[0, 16\] are out of range; the data buffer has 8 bytes/);
-    expectThrow(bad(`{${entry('a', 'F32', [2], [0, 8])},${entry('b', 'F32', [1], [4, 8])}}`), CheckpointError, /tensor 'b': data_offsets \[4, 8\] overlap tensor 'a' at \[0, 8\]/);
-    expectThrow(bad(`{${entry('a', 'F32', [1], [0, 4])},${entry('b', 'F32', [1], [0, 4])},${entry('c', 'F32', [1], [4, 8])}}`), CheckpointError, /overlap/);
-    expectThrow(bad(`{${entry('a', 'F32', [1], [0, 4])},${entry('b', 'F32', [0], [6, 6])}}`), CheckpointError, /data bytes \[4, 6\] are not covered by any tensor \(gap before tensor 'b'\)/);
-    expectThrow(bad(`{${entry('a', 'F32', [1], [4, 8])}}`), CheckpointError, /data bytes \[0, 4\] are not covered by any tensor \(gap before tensor 'a'\)/);
-    expectThrow(bad(`{${entry('a', 'F32', [1], [0, 4])}}`), CheckpointError, /data buffer has 4 trailing bytes \[4, 8\] not covered by any tensor/);
-    expectThrow(bad('{}', new Uint8Array(1)), CheckpointError, /data buffer has 1 trailing bytes/);
+    expectError(bad(`{${entry('a', 'F32', [0], [8, 4])}}`), CheckpointError, /tensor 'a': data_offsets \[8, 4\] end before they begin/);
+    expectError(bad(`{${entry('a', 'F32', [4], [0, 16])}}`), CheckpointError, /tensor 'a': data_offsets \[0, 16\] are out of range; the data buffer has 8 bytes/);
+    expectError(bad(`{${entry('a', 'F32', [2], [0, 8])},${entry('b', 'F32', [1], [4, 8])}}`), CheckpointError, /tensor 'b': data_offsets \[4, 8\] overlap tensor 'a' at \[0, 8\]/);
+    expectError(bad(`{${entry('a', 'F32', [1], [0, 4])},${entry('b', 'F32', [1], [0, 4])},${entry('c', 'F32', [1], [4, 8])}}`), CheckpointError, /overlap/);
+    expectError(bad(`{${entry('a', 'F32', [1], [0, 4])},${entry('b', 'F32', [0], [6, 6])}}`), CheckpointError, /data bytes \[4, 6\] are not covered by any tensor \(gap before tensor 'b'\)/);
+    expectError(bad(`{${entry('a', 'F32', [1], [4, 8])}}`), CheckpointError, /data bytes \[0, 4\] are not covered by any tensor \(gap before tensor 'a'\)/);
+    expectError(bad(`{${entry('a', 'F32', [1], [0, 4])}}`), CheckpointError, /data buffer has 4 trailing bytes \[4, 8\] not covered by any tensor/);
+    expectError(bad('{}', new Uint8Array(1)), CheckpointError, /data buffer has 1 trailing bytes/);
   });
 
   it('shape × dtype size ≠ byte length', () => {
-    expectThrow(bad(`{${entry('a', 'F32', [3], [0, 8])}}`), CheckpointError, /tensor 'a': shape \[3\] × F32 \(4 bytes\) needs 12 bytes, but data_offsets \[0, 8\] span 8/);
-    expectThrow(bad(`{${entry('a', 'F64', [], [0, 4])},${entry('b', 'F32', [1], [4, 8])}}`), CheckpointError, /tensor 'a': shape \[\] × F64 \(8 bytes\) needs 8 bytes, but data_offsets \[0, 4\] span 4/);
-    expectThrow(bad(`{${entry('a', 'BF16', [2], [0, 8])}}`), CheckpointError, /shape \[2\] × BF16 \(2 bytes\) needs 4 bytes/);
+    expectError(bad(`{${entry('a', 'F32', [3], [0, 8])}}`), CheckpointError, /tensor 'a': shape \[3\] × F32 \(4 bytes\) needs 12 bytes, but data_offsets \[0, 8\] span 8/);
+    expectError(bad(`{${entry('a', 'F64', [], [0, 4])},${entry('b', 'F32', [1], [4, 8])}}`), CheckpointError, /tensor 'a': shape \[\] × F64 \(8 bytes\) needs 8 bytes, but data_offsets \[0, 4\] span 4/);
+    expectError(bad(`{${entry('a', 'BF16', [2], [0, 8])}}`), CheckpointError, /shape \[2\] × BF16 \(2 bytes\) needs 4 bytes/);
   });
 
   it('bad __metadata__', () => {
-    expectThrow(bad('{"__metadata__": {"step": 3}}', new Uint8Array()), CheckpointError, /"__metadata__" value 'step' is 3, not a string/);
-    expectThrow(bad('{"__metadata__": ["x"]}', new Uint8Array()), CheckpointError, /"__metadata__" must be an object of string → string/);
+    expectError(bad('{"__metadata__": {"step": 3}}', new Uint8Array()), CheckpointError, /"__metadata__" value 'step' is 3, not a string/);
+    expectError(bad('{"__metadata__": ["x"]}', new Uint8Array()), CheckpointError, /"__metadata__" must be an object of string → string/);
   });
 
   it('loadSafetensors names the file; a missing file is a CheckpointError with the cause', async () => {
     const path = join(dir, 'corrupt.safetensors');
     await writeFile(path, good.subarray(0, good.length - 1));
-    await expectReject(loadSafetensors(path), CheckpointError, new RegExp(`^safetensors '${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}': tensor 'b'`));
+    await expectRejection(loadSafetensors(path), CheckpointError, new RegExp(`^safetensors '${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}': tensor 'b'`));
     const missing = join(dir, 'nope.safetensors');
-    const e = await expectReject(loadSafetensors(missing), CheckpointError, /^loadSafetensors: cannot read '.*nope\.safetensors': ENOENT/);
+    const e = await expectRejection(loadSafetensors(missing), CheckpointError, /^loadSafetensors: cannot read '.*nope\.safetensors': ENOENT/);
     expect((e.cause as NodeJS.ErrnoException).code).toBe('ENOENT');
   });
 });
@@ -452,21 +426,21 @@ describe('invalid input on save', () => {
     (t as unknown as { dtype: string }).dtype = 'bool';
     const u = zeros([2]);
     (u as unknown as { dtype: string }).dtype = 'constructor';
-    await expectReject(encodeSafetensors({ u }), DTypeError, /tensor 'u' has dtype constructor/);
-    await expectReject(encodeSafetensors({ mask: t }), DTypeError, /^encodeSafetensors: tensor 'mask' has dtype bool, which cannot be saved; supported dtypes are f32, f64, i32$/);
+    await expectRejection(encodeSafetensors({ u }), DTypeError, /tensor 'u' has dtype constructor/);
+    await expectRejection(encodeSafetensors({ mask: t }), DTypeError, /^encodeSafetensors: tensor 'mask' has dtype bool, which cannot be saved; supported dtypes are f32, f64, i32$/);
   });
 
   it('reserved name, non-tensor value, disposed tensor, non-string metadata → CheckpointError', async () => {
-    await expectReject(encodeSafetensors({ __metadata__: zeros([1]) }), CheckpointError, /'__metadata__' is reserved/);
-    await expectReject(encodeSafetensors({ w: [1, 2] as unknown as Tensor }), CheckpointError, /tensor 'w' is not a Tensor \(got object\)/);
-    await expectReject(encodeSafetensors(new Map([[3 as unknown as string, zeros([1])]])), CheckpointError, /tensor names must be strings, got number 3/);
+    await expectRejection(encodeSafetensors({ __metadata__: zeros([1]) }), CheckpointError, /'__metadata__' is reserved/);
+    await expectRejection(encodeSafetensors({ w: [1, 2] as unknown as Tensor }), CheckpointError, /tensor 'w' is not a Tensor \(got object\)/);
+    await expectRejection(encodeSafetensors(new Map([[3 as unknown as string, zeros([1])]])), CheckpointError, /tensor names must be strings, got number 3/);
     const d = zeros([2]);
     d.dispose();
-    await expectReject(encodeSafetensors({ gone: d }), CheckpointError, /tensor 'gone' was disposed/);
-    await expectReject(encodeSafetensors({}, { step: 3 as unknown as string }), CheckpointError, /metadata 'step' is a number; safetensors metadata values must be strings/);
+    await expectRejection(encodeSafetensors({ gone: d }), CheckpointError, /tensor 'gone' was disposed/);
+    await expectRejection(encodeSafetensors({}, { step: 3 as unknown as string }), CheckpointError, /metadata 'step' is a number; safetensors metadata values must be strings/);
     // Python's reader (serde_json) rejects lone surrogates, so they are refused on save.
-    await expectReject(encodeSafetensors({ 'w\uD800': zeros([1]) }), CheckpointError, /tensor name "w\\ud800" contains a lone UTF-16 surrogate/);
-    await expectReject(encodeSafetensors({}, { k: 'v\uDC00' }), CheckpointError, /metadata "k" contains a lone UTF-16 surrogate/);
+    await expectRejection(encodeSafetensors({ 'w\uD800': zeros([1]) }), CheckpointError, /tensor name "w\\ud800" contains a lone UTF-16 surrogate/);
+    await expectRejection(encodeSafetensors({}, { k: 'v\uDC00' }), CheckpointError, /metadata "k" contains a lone UTF-16 surrogate/);
   });
 });
 
@@ -496,7 +470,7 @@ describe('atomic saves', () => {
     const { d, path, old } = await freshDirWithOld();
     const t = zeros([2]);
     (t as unknown as { dtype: string }).dtype = 'u8';
-    await expectReject(saveSafetensors(path, { w: tensor([9]), bad: t }), DTypeError, /tensor 'bad'/);
+    await expectRejection(saveSafetensors(path, { w: tensor([9]), bad: t }), DTypeError, /tensor 'bad'/);
     expect(await readFile(path)).toEqual(old);
     expect(await tmpFiles(d)).toEqual([]);
   });
@@ -506,7 +480,7 @@ describe('atomic saves', () => {
     const failing = tensor([7, 8]);
     failing.toArray = () => Promise.reject(new Error('simulated device read failure'));
     // 'a' sorts first, so the header and a's data are already written when 'z' fails.
-    await expectReject(saveSafetensors(path, { a: tensor([1]), z: failing }), CheckpointError, /^saveSafetensors: cannot write '.*model\.safetensors': simulated device read failure$/);
+    await expectRejection(saveSafetensors(path, { a: tensor([1]), z: failing }), CheckpointError, /^saveSafetensors: cannot write '.*model\.safetensors': simulated device read failure$/);
     expect(await readFile(path)).toEqual(old);
     expect(await tmpFiles(d)).toEqual([]);
   });
@@ -515,13 +489,13 @@ describe('atomic saves', () => {
     const d = join(dir, `atomic-${n++}`);
     await mkdir(join(d, 'model.safetensors'), { recursive: true });
     await writeFile(join(d, 'model.safetensors', 'keep'), 'x');
-    await expectReject(saveSafetensors(join(d, 'model.safetensors'), { w: tensor([1]) }), CheckpointError, /cannot write '.*model\.safetensors'/);
+    await expectRejection(saveSafetensors(join(d, 'model.safetensors'), { w: tensor([1]) }), CheckpointError, /cannot write '.*model\.safetensors'/);
     expect(await readdir(join(d, 'model.safetensors'))).toEqual(['keep']);
     expect(await readdir(d)).toEqual(['model.safetensors']);
   });
 
   it('a missing directory is a CheckpointError with the cause', async () => {
-    const e = await expectReject(saveSafetensors(join(dir, 'no', 'such', 'dir', 'm.safetensors'), { w: tensor([1]) }), CheckpointError, /cannot write .*ENOENT/);
+    const e = await expectRejection(saveSafetensors(join(dir, 'no', 'such', 'dir', 'm.safetensors'), { w: tensor([1]) }), CheckpointError, /cannot write .*ENOENT/);
     expect((e.cause as NodeJS.ErrnoException).code).toBe('ENOENT');
   });
 
@@ -530,7 +504,7 @@ describe('atomic saves', () => {
     const { d, path, old } = await freshDirWithOld();
     await chmod(d, 0o500);
     try {
-      await expectReject(saveSafetensors(path, { w: tensor([9]) }), CheckpointError, /cannot write .*EACCES/);
+      await expectRejection(saveSafetensors(path, { w: tensor([9]) }), CheckpointError, /cannot write .*EACCES/);
     } finally {
       await chmod(d, 0o700);
     }

@@ -8,18 +8,10 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, DeviceError, ShapeError, ValueError, tensor } from '../../src/index.js';
 import { batchNorm, groupMean, groupNorm, rloo } from '../../src/rl/advantages.js';
+import { expectClose } from '../helpers/assert.js';
+import { arr } from '../helpers/tensors.js';
 
 const RUNS = 200;
-const arr = (t: { toArraySync(): ArrayLike<number> }) => Array.from(t.toArraySync());
-const close = (got: readonly number[], want: readonly number[], tol = 1e-12) => {
-  expect(got.length).toBe(want.length);
-  got.forEach((g, i) => {
-    const w = want[i]!;
-    if (Math.abs(g - w) > tol * Math.max(1, Math.abs(w))) {
-      throw new Error(`index ${i}: got ${g}, want ${w} (all: ${JSON.stringify(got)} vs ${JSON.stringify(want)})`);
-    }
-  });
-};
 
 // ---- plain-JS references --------------------------------------------------------------------
 const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
@@ -57,12 +49,12 @@ const epsArb = fc.oneof(fc.constant(1e-6), fc.constant(1e-4), fc.constant(0), fc
 
 describe('advantages against plain-JS references (fast-check)', () => {
   it('groupMean = R − group mean', () => {
-    fc.assert(fc.property(batchArb(), ({ G, r }) => close(arr(groupMean(r, G)), refGroupMean(r, G), 1e-6)), { numRuns: RUNS });
+    fc.assert(fc.property(batchArb(), ({ G, r }) => expectClose(arr(groupMean(r, G)), refGroupMean(r, G), { tol: 1e-6 })), { numRuns: RUNS });
   });
   it('groupMean in f64 matches to 1e-12 and sums to zero in every group', () => {
     fc.assert(fc.property(batchArb(), ({ G, r }) => {
       const a = arr(groupMean(tensor(r, { dtype: 'f64' }), G));
-      close(a, refGroupMean(r, G));
+      expectClose(a, refGroupMean(r, G), { tol: 1e-12 });
       for (let s = 0; s < r.length; s += G) expect(Math.abs(a.slice(s, s + G).reduce((p, q) => p + q, 0))).toBeLessThan(1e-9);
     }), { numRuns: RUNS });
   });
@@ -71,22 +63,22 @@ describe('advantages against plain-JS references (fast-check)', () => {
       // eps = 0 on a constant group divides 0 by 0; the estimator's eps exists to prevent that.
       fc.pre(eps > 0 || r.every((_, i) => std(groupOf(r, G, i), unbiased) > 0 || (G === 1 && unbiased)));
       const a = arr(groupNorm(tensor(r, { dtype: 'f64' }), G, { eps, std: unbiased ? 'unbiased' : 'biased' }));
-      close(a, refGroupNorm(r, G, eps, unbiased), 1e-10);
+      expectClose(a, refGroupNorm(r, G, eps, unbiased), { tol: 1e-10 });
     }), { numRuns: RUNS });
   });
   it('groupNorm defaults are eps = 1e-6 and the unbiased std', () => {
     fc.assert(fc.property(batchArb(), ({ G, r }) => {
-      close(arr(groupNorm(tensor(r, { dtype: 'f64' }), G)), refGroupNorm(r, G, 1e-6, true), 1e-10);
+      expectClose(arr(groupNorm(tensor(r, { dtype: 'f64' }), G)), refGroupNorm(r, G, 1e-6, true), { tol: 1e-10 });
     }), { numRuns: RUNS });
   });
   it('rloo = R minus the mean of the other G − 1 rewards (= G/(G−1)·(R − mean))', () => {
-    fc.assert(fc.property(batchArb(2), ({ G, r }) => close(arr(rloo(tensor(r, { dtype: 'f64' }), G)), refRloo(r, G), 1e-10)), { numRuns: RUNS });
+    fc.assert(fc.property(batchArb(2), ({ G, r }) => expectClose(arr(rloo(tensor(r, { dtype: 'f64' }), G)), refRloo(r, G), { tol: 1e-10 })), { numRuns: RUNS });
   });
   it('batchNorm = whitening over the whole batch', () => {
     fc.assert(fc.property(batchArb(), epsArb, fc.boolean(), ({ r }, eps, unbiased) => {
       fc.pre(eps > 0 || std(r, unbiased) > 0 || (r.length === 1 && unbiased));
       const a = arr(batchNorm(tensor(r, { dtype: 'f64' }), { eps, std: unbiased ? 'unbiased' : 'biased' }));
-      close(a, refBatchNorm(r, eps, unbiased), 1e-10);
+      expectClose(a, refBatchNorm(r, eps, unbiased), { tol: 1e-10 });
     }), { numRuns: RUNS });
   });
   it('with eps = 0 and the biased std, every non-constant group has mean 0 and variance 1', () => {
@@ -104,14 +96,14 @@ describe('advantages against plain-JS references (fast-check)', () => {
   it('advantages are invariant to a constant shift of a group and permute with it', () => {
     fc.assert(fc.property(batchArb(2), fc.double({ min: -5, max: 5, noNaN: true }), fc.nat(), ({ G, r }, shift, seed) => {
       const shifted = r.map((x, i) => (i < G ? x + shift : x));
-      close(arr(groupMean(tensor(shifted, { dtype: 'f64' }), G)), arr(groupMean(tensor(r, { dtype: 'f64' }), G)), 1e-9);
-      close(arr(rloo(tensor(shifted, { dtype: 'f64' }), G)), arr(rloo(tensor(r, { dtype: 'f64' }), G)), 1e-9);
+      expectClose(arr(groupMean(tensor(shifted, { dtype: 'f64' }), G)), arr(groupMean(tensor(r, { dtype: 'f64' }), G)), { tol: 1e-9 });
+      expectClose(arr(rloo(tensor(shifted, { dtype: 'f64' }), G)), arr(rloo(tensor(r, { dtype: 'f64' }), G)), { tol: 1e-9 });
       // Rotating the responses inside group 0 rotates its advantages.
       const k = seed % G;
       const rot = [...r.slice(k, G), ...r.slice(0, k), ...r.slice(G)];
       const a = arr(groupNorm(tensor(r, { dtype: 'f64' }), G));
       const b = arr(groupNorm(tensor(rot, { dtype: 'f64' }), G));
-      close(b, [...a.slice(k, G), ...a.slice(0, k), ...a.slice(G)], 1e-12);
+      expectClose(b, [...a.slice(k, G), ...a.slice(0, k), ...a.slice(G)], { tol: 1e-12 });
     }), { numRuns: RUNS });
   });
 });
@@ -121,24 +113,24 @@ describe('advantages: hand-computed values, dtypes, conventions', () => {
     // Group 1: mean 0.5, unbiased std = sqrt(((0.5²)·4)/3) = sqrt(1/3); Â = ±0.5/(sqrt(1/3) + 1e-6).
     const s = Math.sqrt(1 / 3);
     const a = arr(groupNorm(tensor([1, 0, 0, 1, 1, 1, 1, 1], { dtype: 'f64' }), 4));
-    close(a, [0.5 / (s + 1e-6), -0.5 / (s + 1e-6), -0.5 / (s + 1e-6), 0.5 / (s + 1e-6), 0, 0, 0, 0]);
+    expectClose(a, [0.5 / (s + 1e-6), -0.5 / (s + 1e-6), -0.5 / (s + 1e-6), 0.5 / (s + 1e-6), 0, 0, 0, 0], { tol: 1e-12 });
     expect(a[0]).toBeCloseTo(0.8660239, 6);
   });
   it('MiniRL groupMean, RLOO and batchNorm by hand', () => {
-    close(arr(groupMean([3, 1, 2, 10, 20, 30], 3)), [1, -1, 0, -10, 0, 10]);
+    expectClose(arr(groupMean([3, 1, 2, 10, 20, 30], 3)), [1, -1, 0, -10, 0, 10], { tol: 1e-12 });
     // RLOO, G = 3: 3 − (1+2)/2 = 1.5, 1 − 2.5 = −1.5, 2 − 2 = 0.
-    close(arr(rloo(tensor([3, 1, 2], { dtype: 'f64' }), 3)), [1.5, -1.5, 0]);
+    expectClose(arr(rloo(tensor([3, 1, 2], { dtype: 'f64' }), 3)), [1.5, -1.5, 0], { tol: 1e-12 });
     // batchNorm [1, 2, 3, 4]: mean 2.5, unbiased std sqrt(5/3).
     const s = Math.sqrt(5 / 3);
-    close(arr(batchNorm(tensor([1, 2, 3, 4], { dtype: 'f64' }), { eps: 0 })), [-1.5 / s, -0.5 / s, 0.5 / s, 1.5 / s]);
+    expectClose(arr(batchNorm(tensor([1, 2, 3, 4], { dtype: 'f64' }), { eps: 0 })), [-1.5 / s, -0.5 / s, 0.5 / s, 1.5 / s], { tol: 1e-12 });
     // biased std sqrt(5/4).
     const sb = Math.sqrt(5 / 4);
-    close(arr(batchNorm(tensor([1, 2, 3, 4], { dtype: 'f64' }), { eps: 0, std: 'biased' })), [-1.5 / sb, -0.5 / sb, 0.5 / sb, 1.5 / sb]);
+    expectClose(arr(batchNorm(tensor([1, 2, 3, 4], { dtype: 'f64' }), { eps: 0, std: 'biased' })), [-1.5 / sb, -0.5 / sb, 0.5 / sb, 1.5 / sb], { tol: 1e-12 });
   });
   it('singleton groups: verl convention under the unbiased std, zero under the biased std', () => {
-    close(arr(groupNorm(tensor([2, -1], { dtype: 'f64' }), 1)), [2 / (1 + 1e-6), -1 / (1 + 1e-6)]);
-    close(arr(groupNorm(tensor([2, -1], { dtype: 'f64' }), 1, { std: 'biased' })), [0, 0]);
-    close(arr(groupMean([2, -1], 1)), [0, 0]);
+    expectClose(arr(groupNorm(tensor([2, -1], { dtype: 'f64' }), 1)), [2 / (1 + 1e-6), -1 / (1 + 1e-6)], { tol: 1e-12 });
+    expectClose(arr(groupNorm(tensor([2, -1], { dtype: 'f64' }), 1, { std: 'biased' })), [0, 0], { tol: 1e-12 });
+    expectClose(arr(groupMean([2, -1], 1)), [0, 0], { tol: 1e-12 });
   });
   it('output is a [B] f32 tensor unless a tensor of another float dtype comes in', () => {
     for (const fn of [(r: never) => groupMean(r, 2), (r: never) => groupNorm(r, 2), (r: never) => rloo(r, 2), (r: never) => batchNorm(r)]) {

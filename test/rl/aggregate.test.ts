@@ -1,5 +1,5 @@
 /**
- * Loss aggregation (src/rl/aggregate.ts), property 7 of issue 5: every mode against values
+ * Loss aggregation (src/rl/aggregate.ts), property 7 of the loss family: every mode against values
  * computed by hand on a ragged mask (an empty row included), then against a plain-JS transcription
  * of verl's `agg_loss` on fast-check draws; its gradient is exactly the coefficients c_t (0 on
  * masked tokens, bit for bit); micro-batches normalised by the whole batch's counts add up to the
@@ -12,12 +12,9 @@ import { ConfigError, DTypeError, ShapeError, ValueError, gradcheck, grad, tenso
 import {
   AGGREGATIONS, aggregate, aggregationCoefficients, aggregationCounts, type Aggregation,
 } from '../../src/rl/aggregate.js';
+import { expectClose } from '../helpers/assert.js';
+import { arr, f64 } from '../helpers/tensors.js';
 
-const f64 = (shape: number[], v: number[]): Tensor => tensor(Float64Array.from(v), { shape });
-const arr = (t: Tensor): number[] => Array.from(t.toArraySync());
-const closeTo = (got: number, want: number, rel = 1e-12): void => {
-  if (Math.abs(got - want) > rel * Math.max(1, Math.abs(want))) throw new Error(`got ${got}, want ${want}`);
-};
 
 describe('hand-computed values on a ragged mask', () => {
   // 3 sequences, T = 4: lengths 3, 1 and 0 (a fully masked row). Masked entries hold junk.
@@ -110,13 +107,13 @@ describe('every mode against the reference on random ragged masks', () => {
       fc.property(batchArb, modeArb, ({ B, T, L, M }, mode) => {
         const lossMat = f64([B, T], L);
         const mask = f64([B, T], M);
-        closeTo(aggregate(lossMat, mask, mode).itemSync(), refAggregate(L, M, B, T, mode));
+        expectClose(aggregate(lossMat, mask, mode).itemSync(), refAggregate(L, M, B, T, mode), { tol: 1e-12 });
         const [g] = grad((x) => aggregate(x, mask, mode), [lossMat]);
         const c = arr(aggregationCoefficients(mask, mode, {}, 'f64'));
         const gv = arr(g!);
         gv.forEach((v, i) => {
           if (M[i] === 0) expect(v === 0).toBe(true);
-          else closeTo(v, c[i]!, 1e-15);
+          else expectClose(v, c[i]!, { tol: 1e-15 });
         });
         expect(gradcheck((x) => aggregate(x, mask, mode), [lossMat], { rtol: 1e-6, atol: 1e-8 })).toBe(true);
       }),
@@ -145,9 +142,9 @@ describe('every mode against the reference on random ragged masks', () => {
           acc += run(lm).itemSync();
           gAcc.push(...arr(grad(run, [lm])[0]!));
         }
-        closeTo(acc, full, 1e-12);
+        expectClose(acc, full, { tol: 1e-12 });
         const gFull = arr(grad((x) => aggregate(x, mask, mode, mode === 'seq-mean-token-sum-norm' ? { lossScale: 7 } : {}), [f64([B, T], L)])[0]!);
-        gAcc.forEach((v, i) => closeTo(v, gFull[i]!, 1e-14));
+        gAcc.forEach((v, i) => expectClose(v, gFull[i]!, { tol: 1e-14 }));
       }),
       { numRuns: 120 },
     );
@@ -166,11 +163,11 @@ describe('every mode against the reference on random ragged masks', () => {
         }
         const a = aggregate(f64([B, T], L), f64([B, T], M), mode, o).itemSync();
         const b2 = aggregate(f64([B, T2], L2), f64([B, T2], M2), mode, o).itemSync();
-        closeTo(b2, a, 1e-13);
+        expectClose(b2, a, { tol: 1e-13 });
         if (mode === 'seq-mean-token-sum-norm') {
           const d1 = aggregate(f64([B, T], L), f64([B, T], M), mode).itemSync();
           const d2 = aggregate(f64([B, T2], L2), f64([B, T2], M2), mode).itemSync();
-          closeTo(d2 * T2, d1 * T, 1e-12);
+          expectClose(d2 * T2, d1 * T, { tol: 1e-12 });
         }
       }),
       { numRuns: 100 },

@@ -1,10 +1,11 @@
 /**
  * The first-order theorem of docs/paper.md §1, proved exactly on policies small enough to enumerate
- * (issue 5, "Property tests" 1–3). Why it exists: the whole loss family rests on the claim that
- * the token-level surrogate J_token is a first-order approximation of the true sequence-level
- * objective J_seq. Here every expectation is an exact sum over all V^T responses (V, T ∈ 2..4,
- * at most 256 responses), in f64, with gradients from the project's autograd; see src/rl/theory/tabular.ts for
- * the policies (one logit row per prefix). fast-check draws the logits θ_old, the rewards R(y)
+ * (properties 1–3 of the loss family; 4–6 are in losses.test.ts, 7 in aggregate.test.ts). Why
+ * it exists: the whole loss family rests on the claim that the token-level surrogate J_token is a
+ * first-order approximation of the true sequence-level objective J_seq. Here every expectation
+ * is an exact sum over all V^T responses (V, T ∈ 2..4, at most 256 responses), in f64, with
+ * gradients from the project's autograd; see src/rl/theory/tabular.ts for the policies (one
+ * logit row per prefix). fast-check draws the logits θ_old, the rewards R(y)
  * (continuous in [−1, 1], or binary 0/1 like a verifier's), the perturbation direction d and the
  * train–inference discrepancy direction e.
  *
@@ -58,14 +59,14 @@
  * deviation of 5%; property 3's ratios and bias/δ stayed within 2%; and three passes of this file
  * at numRuns 4000 passed. The tolerances are therefore not tight against the asymptotics.
  *
- * Property 4 (MiniRL vs PPO-clip, GSPO-token vs GSPO, through `policyLoss`) is not here: the
- * loss entry point did not exist when this file was written; it belongs with the loss tests
- * (test/rl/losses.test.ts).
+ * Property 4 (MiniRL vs PPO-clip, GSPO-token vs GSPO, through `policyLoss`) is checked with the
+ * other loss properties, in test/rl/losses.test.ts.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { grad, gradcheck, tensor, type Tensor } from '../../src/index.js';
-import { valueArb } from '../helpers/arbitraries.js';
+import { valueArb, valuesArb } from '../helpers/arbitraries.js';
+import { expectBetween, expectClose } from '../helpers/assert.js';
 import {
   jSeq, jToken, perSequence, pgSurrogate, seqProbs, table, sequenceSpace as tabular, tangent, tokenLogp, type SequenceSpace as Tabular,
 } from '../../src/rl/theory/index.js';
@@ -81,21 +82,6 @@ const scalar = (t: Tensor): number => vals(t)[0]!;
 const norm = (x: ArrayLike<number>): number => Math.sqrt(Array.from(x).reduce((s, v) => s + v * v, 0));
 const diff = (a: ArrayLike<number>, b: ArrayLike<number>): Float64Array => Float64Array.from(a, (v, i) => v - b[i]!);
 const dot = (a: ArrayLike<number>, b: ArrayLike<number>): number => Array.from(a).reduce((s, v, i) => s + v * b[i]!, 0);
-
-/** |got − want| ≤ tol·max(1, |want|) element by element. */
-function expectClose(got: ArrayLike<number>, want: ArrayLike<number>, tol: number): void {
-  expect(got.length).toBe(want.length);
-  for (let i = 0; i < want.length; i++) {
-    const err = Math.abs(got[i]! - want[i]!);
-    if (!(err <= tol * Math.max(1, Math.abs(want[i]!)))) {
-      expect.fail(`element ${i}: got ${got[i]}, want ${want[i]} (|diff| ${err.toExponential(3)} > ${tol})`);
-    }
-  }
-}
-
-function expectBetween(x: number, lo: number, hi: number, what: string): void {
-  if (!(x >= lo && x <= hi)) expect.fail(`${what} = ${x}, expected in [${lo}, ${hi}]`);
-}
 
 /** d f / d θ at θ, through the project's autograd. */
 function gradAt(f: (theta: Tensor) => Tensor, theta: Tensor): Float64Array {
@@ -128,10 +114,10 @@ const drawArb: fc.Arbitrary<Draw> = fc
     return fc.record({
       vocab: fc.constant(vocab),
       length: fc.constant(length),
-      theta: fc.array(valueArb(-2, 2), { minLength: k, maxLength: k }),
-      dir: fc.array(valueArb(-1, 1), { minLength: k, maxLength: k }),
+      theta: valuesArb(k, valueArb(-2, 2)),
+      dir: valuesArb(k, valueArb(-1, 1)),
       reward: fc.oneof(
-        fc.array(valueArb(-1, 1), { minLength: n, maxLength: n }),
+        valuesArb(n, valueArb(-1, 1)),
         fc.array(fc.constantFrom(0, 1), { minLength: n, maxLength: n }),
       ),
     });
@@ -303,8 +289,8 @@ describe('the instrument: enumerable tabular policies', () => {
         const lmu = vals(mu);
         const eq2 = scoreSum(tab, d.theta, pi.map((p, n) => p * d.reward[n]!), () => 1);
         const eq4 = scoreSum(tab, d.theta, muSeq.map((m, n) => m * d.reward[n]!), (i) => Math.exp(lp[i]! - lmu[i]!));
-        expectClose(gradAt((x) => jSeq(tab, x, R), theta), eq2, 1e-12);
-        expectClose(gradAt((x) => jToken(tab, x, R, mu), theta), eq4, 1e-12);
+        expectClose(gradAt((x) => jSeq(tab, x, R), theta), eq2, { tol: 1e-12 });
+        expectClose(gradAt((x) => jToken(tab, x, R, mu), theta), eq4, { tol: 1e-12 });
       }),
       RUNS,
     );
@@ -328,8 +314,8 @@ describe('property 1: exact identity ∇J_token = ∇J_seq at π_θ = π_old = �
     const mu = tokenLogp(tab, theta).detach();
     // π(00) = 1/4; ∇ log π(00) = [½, −½] on the root row and on row "0", 0 on row "1".
     const want = [0.125, -0.125, 0.125, -0.125, 0, 0];
-    expectClose(gradAt((x) => jSeq(tab, x, R), theta), want, 1e-15);
-    expectClose(gradAt((x) => jToken(tab, x, R, mu), theta), want, 1e-15);
+    expectClose(gradAt((x) => jSeq(tab, x, R), theta), want, { tol: 1e-15 });
+    expectClose(gradAt((x) => jToken(tab, x, R, mu), theta), want, { tol: 1e-15 });
     expect(scalar(jSeq(tab, theta, R))).toBeCloseTo(0.25, 15);
     expect(scalar(jToken(tab, theta, R, mu))).toBeCloseTo(0.5, 15); // T·J_seq
   });
@@ -340,7 +326,7 @@ describe('property 1: exact identity ∇J_token = ∇J_seq at π_θ = π_old = �
     const mu = tokenLogp(tab, table(tab, [0.2, -0.4, 1])).detach();
     const theta = table(tab, [1.1, 0.5, -0.3]);
     expect(scalar(jToken(tab, theta, R, mu))).toBeCloseTo(scalar(jSeq(tab, theta, R)), 14);
-    expectClose(gradAt((x) => jToken(tab, x, R, mu), theta), gradAt((x) => jSeq(tab, x, R), theta), 1e-14);
+    expectClose(gradAt((x) => jToken(tab, x, R, mu), theta), gradAt((x) => jSeq(tab, x, R), theta), { tol: 1e-14 });
   });
 
   it('for every drawn policy and reward: ∇J_token = ∇J_seq to 1e-10, and J_token = T·J_seq', () => {
@@ -350,8 +336,8 @@ describe('property 1: exact identity ∇J_token = ∇J_seq at π_θ = π_old = �
         const R = perSequence(tab, d.reward);
         const theta = table(tab, d.theta);
         const mu = tokenLogp(tab, theta).detach();
-        expectClose(gradAt((x) => jToken(tab, x, R, mu), theta), gradAt((x) => jSeq(tab, x, R), theta), EXACT);
-        expectClose([scalar(jToken(tab, theta, R, mu))], [tab.length * scalar(jSeq(tab, theta, R))], 1e-12);
+        expectClose(gradAt((x) => jToken(tab, x, R, mu), theta), gradAt((x) => jSeq(tab, x, R), theta), { tol: EXACT });
+        expectClose([scalar(jToken(tab, theta, R, mu))], [tab.length * scalar(jSeq(tab, theta, R))], { tol: 1e-12 });
       }),
       RUNS,
     );
@@ -412,11 +398,11 @@ describe('property 3: train–inference discrepancy at θ = θ_old, μ = softmax
       const g = discrepancyGrads(tab, d, delta);
       const m = 1 / (1 + Math.exp(-delta));
       const b = m / 2 - 0.25;
-      expectClose(g.seq, [0.125, -0.125, 0.125, -0.125, 0, 0], 1e-15);
-      expectClose(g.noWeight, [m / 4, -m / 4, m / 4, -m / 4, 0, 0], 1e-15);
-      expectClose(g.tokenWeight, [0.125, -0.125, m / 4, -m / 4, 0, 0], 1e-15);
-      expectClose(g.token, g.tokenWeight, 1e-15);
-      expectClose(g.seqWeight, g.seq, 1e-15);
+      expectClose(g.seq, [0.125, -0.125, 0.125, -0.125, 0, 0], { tol: 1e-15 });
+      expectClose(g.noWeight, [m / 4, -m / 4, m / 4, -m / 4, 0, 0], { tol: 1e-15 });
+      expectClose(g.tokenWeight, [0.125, -0.125, m / 4, -m / 4, 0, 0], { tol: 1e-15 });
+      expectClose(g.token, g.tokenWeight, { tol: 1e-15 });
+      expectClose(g.seqWeight, g.seq, { tol: 1e-15 });
       expect(norm(diff(g.noWeight, g.seq))).toBeCloseTo(Math.abs(b), 15);
       expect(norm(diff(g.tokenWeight, g.seq))).toBeCloseTo(Math.abs(b) / Math.SQRT2, 15);
     }
@@ -427,8 +413,8 @@ describe('property 3: train–inference discrepancy at θ = θ_old, μ = softmax
       fc.property(drawArb, fc.constantFrom(...EPS, 0.3, 1), (d, delta) => {
         const tab = tabFor(d.vocab, d.length);
         const g = discrepancyGrads(tab, d, delta);
-        expectClose(g.tokenWeight, g.token, EXACT);
-        expectClose(g.seqWeight, g.seq, EXACT);
+        expectClose(g.tokenWeight, g.token, { tol: EXACT });
+        expectClose(g.seqWeight, g.seq, { tol: EXACT });
       }),
       RUNS,
     );

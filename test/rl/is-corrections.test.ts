@@ -13,10 +13,11 @@ import {
   IS_CORRECTION_KINDS, isCorrection, isCorrectionAsync, isCorrectionDefaults,
   type ISCorrectionKind, type ISCorrectionOptions, type ISCorrectionStats,
 } from '../../src/rl/is-corrections.js';
+import { expectClose } from '../helpers/assert.js';
+import { arr } from '../helpers/tensors.js';
 
 const RUNS = 150;
 const f64 = (x: number[][] | number[]) => tensor(x, { dtype: 'f64' });
-const arr = (t: Tensor) => Array.from(t.toArraySync());
 
 // ---- plain-JS reference (docs/paper.md §5.3) ------------------------------------------------
 interface Opts { cap: number; low: number; high: number; threshold: number }
@@ -105,19 +106,10 @@ function referenceStats(w: number[][], mask: number[][], clipped: boolean[][]): 
   };
 }
 
-const near = (got: number, want: number, tol = 1e-12) => Math.abs(got - want) <= tol * Math.max(1, Math.abs(want));
-function expectClose2(got: number[], want: number[][], tol = 1e-12): void {
-  const flat = want.flat();
-  expect(got.length).toBe(flat.length);
-  got.forEach((g, i) => {
-    // Rejected and masked tokens must be exactly 0, not merely tiny.
-    if (flat[i] === 0 ? g !== 0 : !near(g, flat[i]!, tol)) throw new Error(`weight ${i}: got ${g}, want ${flat[i]} (${JSON.stringify(got)} vs ${JSON.stringify(flat)})`);
-  });
-}
+/** Weights within 1e-12·max(1, |want|); rejected and masked tokens must be exactly 0, not merely tiny. */
+const WEIGHTS = { tol: 1e-12, exactZeros: true, what: 'weight' } as const;
 function expectStats(got: ISCorrectionStats, want: ISCorrectionStats, tol = 1e-12): void {
-  for (const k of Object.keys(want) as (keyof ISCorrectionStats)[]) {
-    if (!near(got[k], want[k], tol)) throw new Error(`stats.${k}: got ${got[k]}, want ${want[k]}`);
-  }
+  for (const k of Object.keys(want) as (keyof ISCorrectionStats)[]) expectClose(got[k], want[k], { tol, what: `stats.${k}` });
 }
 
 // ---- arbitraries ----------------------------------------------------------------------------
@@ -171,7 +163,7 @@ describe('isCorrection against the plain-JS reference (fast-check)', () => {
         expect(weights.requiresGrad).toBe(false);
         const got = arr(weights);
         const { w, clipped } = reference(kind, x.num, x.den, x.mask, adv, opts);
-        expectClose2(got, w);
+        expectClose(got, w.flat(), WEIGHTS);
         expectStats(stats, referenceStats(w, x.mask, clipped));
         got.forEach((g, i) => {
           expect(Number.isFinite(g)).toBe(true);
@@ -271,18 +263,18 @@ describe('hand-computed weights and stats', () => {
   const L = Math.log;
   it('token-tis, cap 2: ratios [0.5, 1, 4, (masked 8)] → [0.5, 1, 2, 0]', () => {
     const r = isCorrection('token-tis', { logNum: f64([[L(0.5), 0, L(4), L(8)]]), logDen: f64([[0, 0, 0, 0]]), mask: f64([[1, 1, 1, 0]]) });
-    expectClose2(arr(r.weights), [[0.5, 1, 2, 0]]);
+    expectClose(arr(r.weights), [0.5, 1, 2, 0], WEIGHTS);
     // mean 3.5/3, ESS = 3.5² / (3 · (0.25 + 1 + 4)) = 12.25 / 15.75.
     expectStats(r.stats, { mean: 3.5 / 3, min: 0.5, max: 2, maskedFraction: 0, clippedFraction: 1 / 3, ess: 12.25 / 15.75 });
   });
   it('token-tis with a low floor 0.8: [0.5, 1, 4] → [0.8, 1, 2], two of three clipped', () => {
     const r = isCorrection('token-tis', { logNum: f64([[L(0.5), 0, L(4)]]), logDen: f64([[0, 0, 0]]), mask: f64([[1, 1, 1]]) }, { low: 0.8 });
-    expectClose2(arr(r.weights), [[0.8, 1, 2]]);
+    expectClose(arr(r.weights), [0.8, 1, 2], WEIGHTS);
     expect(r.stats.clippedFraction).toBeCloseTo(2 / 3, 15);
   });
   it('token-mis (IcePop) [0.5, 5]: ratios [0.25, 1, 2, 10] → [0, 1, 2, 0]', () => {
     const r = isCorrection('token-mis', { logNum: f64([[L(0.25), 0, L(2), L(10)]]), logDen: f64([[0, 0, 0, 0]]), mask: f64([[1, 1, 1, 1]]) });
-    expectClose2(arr(r.weights), [[0, 1, 2, 0]]);
+    expectClose(arr(r.weights), [0, 1, 2, 0], WEIGHTS);
     // ESS = 3² / (4 · 5) = 0.45.
     expectStats(r.stats, { mean: 0.75, min: 0, max: 2, maskedFraction: 0.5, clippedFraction: 0, ess: 0.45 });
   });
@@ -294,15 +286,15 @@ describe('hand-computed weights and stats', () => {
       mask: f64([[1, 1, 1], [1, 1, 0]]),
     };
     const tis = isCorrection('seq-tis', x);
-    expectClose2(arr(tis.weights), [[1.5, 1.5, 1.5], [2, 2, 0]]);
+    expectClose(arr(tis.weights), [[1.5, 1.5, 1.5], [2, 2, 0]].flat(), WEIGHTS);
     // 5 valid tokens: mean (4.5 + 4)/5 = 1.7; Σw² = 3·2.25 + 2·4 = 14.75; ESS = 8.5² / (5·14.75).
     expectStats(tis.stats, { mean: 1.7, min: 1.5, max: 2, maskedFraction: 0, clippedFraction: 0.4, ess: 72.25 / 73.75 });
     const mis = isCorrection('seq-mis', x);
-    expectClose2(arr(mis.weights), [[1.5, 1.5, 1.5], [0, 0, 0]]);
+    expectClose(arr(mis.weights), [[1.5, 1.5, 1.5], [0, 0, 0]].flat(), WEIGHTS);
     // Σw = 4.5, Σw² = 6.75 over N = 5.
     expectStats(mis.stats, { mean: 0.9, min: 0, max: 1.5, maskedFraction: 0.4, clippedFraction: 0, ess: 20.25 / 33.75 });
     // Lower edge: with low 1.6 the first sequence is rejected and the second kept (high Infinity).
-    expectClose2(arr(isCorrection('seq-mis', x, { low: 1.6, high: Infinity }).weights), [[0, 0, 0], [3, 3, 0]]);
+    expectClose(arr(isCorrection('seq-mis', x, { low: 1.6, high: Infinity }).weights), [[0, 0, 0], [3, 3, 0]].flat(), WEIGHTS);
   });
   it('geo-mean-rejection: geometric mean 1.0005 kept, 1.002 rejected (band 0.999–1.001)', () => {
     const x = {
@@ -312,30 +304,30 @@ describe('hand-computed weights and stats', () => {
     };
     // Row 1: exp(mean(log 1.004, 0)) = sqrt(1.004) ≈ 1.002 > 1.001.
     const r = isCorrection('geo-mean-rejection', x);
-    expectClose2(arr(r.weights), [[1, 1], [0, 0]]);
+    expectClose(arr(r.weights), [[1, 1], [0, 0]].flat(), WEIGHTS);
     expectStats(r.stats, { mean: 0.5, min: 0, max: 1, maskedFraction: 0.5, clippedFraction: 0, ess: 0.5 });
   });
   it('geo-mean-rejection and k3-rejection average over valid tokens only, not the padded width', () => {
     // Two valid tokens at ratio 1.0015 and two padding tokens: geometric mean 1.0015 > 1.001 →
     // rejected (averaging over T = 4 would give ≈ 1.00075 and keep it).
     const x = { logNum: f64([[L(1.0015), L(1.0015), 0, 0]]), logDen: f64([[0, 0, 0, 0]]), mask: f64([[1, 1, 0, 0]]) };
-    expectClose2(arr(isCorrection('geo-mean-rejection', x).weights), [[0, 0, 0, 0]]);
+    expectClose(arr(isCorrection('geo-mean-rejection', x).weights), [0, 0, 0, 0], WEIGHTS);
     expectStats(isCorrection('geo-mean-rejection', x).stats, { mean: 0, min: 0, max: 0, maskedFraction: 1, clippedFraction: 0, ess: 0 });
     // k3 of ratio 1.2 = 0.2 − log 1.2 ≈ 0.01768 > 0.01 → rejected (over T = 4: ≈ 0.0088, kept).
     const y = { logNum: f64([[L(1.2), L(1.2), 0, 0]]), logDen: f64([[0, 0, 0, 0]]), mask: f64([[1, 1, 0, 0]]) };
-    expectClose2(arr(isCorrection('k3-rejection', y).weights), [[0, 0, 0, 0]]);
+    expectClose(arr(isCorrection('k3-rejection', y).weights), [0, 0, 0, 0], WEIGHTS);
     // OPSM too: mean(logDen − logNum) over the 2 valid tokens is 0.15 > 0.1 (over T = 4: 0.075).
     const z = { logNum: f64([[-0.15, -0.15, 0, 0]]), logDen: f64([[0, 0, 0, 0]]), mask: f64([[1, 1, 0, 0]]), advantages: f64([-1]) };
-    expectClose2(arr(isCorrection('opsm', z, { threshold: 0.1 }).weights), [[0, 0, 0, 0]]);
+    expectClose(arr(isCorrection('opsm', z, { threshold: 0.1 }).weights), [0, 0, 0, 0], WEIGHTS);
   });
   it('k3-rejection: mean_t(ρ − log ρ − 1) against the threshold', () => {
     // Row 0: ρ = [1, 1.1] → k3 = [0, 0.1 − log 1.1 ≈ 0.00469] → mean 0.002345 (kept at 0.01).
     // Row 1: ρ = [2, 1]   → k3 = [1 − log 2 ≈ 0.3069, 0] → mean 0.153 (rejected).
     const x = { logNum: f64([[0, L(1.1)], [L(2), 0]]), logDen: f64([[0, 0], [0, 0]]), mask: f64([[1, 1], [1, 1]]) };
-    expectClose2(arr(isCorrection('k3-rejection', x).weights), [[1, 1], [0, 0]]);
+    expectClose(arr(isCorrection('k3-rejection', x).weights), [[1, 1], [0, 0]].flat(), WEIGHTS);
     // With threshold 0.002 both are rejected; with 0.2 both kept.
-    expectClose2(arr(isCorrection('k3-rejection', x, { threshold: 0.002 }).weights), [[0, 0], [0, 0]]);
-    expectClose2(arr(isCorrection('k3-rejection', x, { threshold: 0.2 }).weights), [[1, 1], [1, 1]]);
+    expectClose(arr(isCorrection('k3-rejection', x, { threshold: 0.002 }).weights), [[0, 0], [0, 0]].flat(), WEIGHTS);
+    expectClose(arr(isCorrection('k3-rejection', x, { threshold: 0.2 }).weights), [[1, 1], [1, 1]].flat(), WEIGHTS);
     expect(isCorrection('k3-rejection', x, { threshold: 0.002 }).stats.ess).toBe(0);
   });
   it('opsm: drops a sequence only when A < 0 and mean(logDen − logNum) > δ', () => {
@@ -347,17 +339,17 @@ describe('hand-computed weights and stats', () => {
       advantages: f64([-1, 1, -1, -0.5]),
     };
     const r = isCorrection('opsm', x);
-    expectClose2(arr(r.weights), [[0, 0], [1, 1], [1, 1], [0, 0]]);
+    expectClose(arr(r.weights), [[0, 0], [1, 1], [1, 1], [0, 0]].flat(), WEIGHTS);
     expectStats(r.stats, { mean: 4 / 7, min: 0, max: 1, maskedFraction: 3 / 7, clippedFraction: 0, ess: 4 / 7 });
     // δ above the discrepancy keeps everything.
-    expectClose2(arr(isCorrection('opsm', x, { threshold: 0.6 }).weights), [[1, 1], [1, 1], [1, 1], [1, 0]]);
+    expectClose(arr(isCorrection('opsm', x, { threshold: 0.6 }).weights), [[1, 1], [1, 1], [1, 1], [1, 0]].flat(), WEIGHTS);
     // [B, T] advantages: the A < 0 test is per token.
     const perTok = isCorrection('opsm', { ...x, advantages: f64([[-1, 1], [1, 1], [-1, -1], [-1, -1]]) });
-    expectClose2(arr(perTok.weights), [[0, 1], [1, 1], [1, 1], [0, 0]]);
+    expectClose(arr(perTok.weights), [[0, 1], [1, 1], [1, 1], [0, 0]].flat(), WEIGHTS);
   });
   it('a sequence with no valid token gets weight 0 everywhere and is not counted', () => {
     const r = isCorrection('seq-tis', { logNum: f64([[0, 0], [5, 5]]), logDen: f64([[0, 0], [0, 0]]), mask: f64([[1, 1], [0, 0]]) });
-    expectClose2(arr(r.weights), [[1, 1], [0, 0]]);
+    expectClose(arr(r.weights), [[1, 1], [0, 0]].flat(), WEIGHTS);
     expectStats(r.stats, { mean: 1, min: 1, max: 1, maskedFraction: 0, clippedFraction: 0, ess: 1 });
   });
   it('the defaults are the documented ones', () => {

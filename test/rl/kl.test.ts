@@ -8,16 +8,11 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, DTypeError, IndexError, ShapeError, ValueError, grad, gradcheck, tensor, type Tensor } from '../../src/index.js';
+import { ConfigError, DTypeError, IndexError, ShapeError, ValueError, grad, gradcheck, tensor } from '../../src/index.js';
 import { KL_KINDS, entropy, kl, logProbsOf, type KlKind } from '../../src/rl/kl.js';
+import { expectClose, GC } from '../helpers/assert.js';
+import { arr, f64, i32 } from '../helpers/tensors.js';
 
-const f64 = (shape: number[], v: number[]): Tensor => tensor(Float64Array.from(v), { shape });
-const i32 = (shape: number[], v: number[]): Tensor => tensor(Int32Array.from(v), { shape });
-const arr = (t: Tensor): number[] => Array.from(t.toArraySync());
-const GC = { rtol: 1e-6, atol: 1e-8 } as const;
-const near = (got: number, want: number, what: string, tol = 1e-12): void => {
-  if (!(Math.abs(got - want) <= tol * Math.max(1, Math.abs(want)))) throw new Error(`${what}: got ${got}, want ${want}`);
-};
 
 const refK = (kind: KlKind, lp: number, ref: number): number => {
   const d = lp - ref;
@@ -47,7 +42,7 @@ describe('kl', () => {
         const shape = a.length % 2 === 0 ? [2, a.length / 2] : [a.length];
         const y = arr(kl(f64(shape, a), f64(shape, b), kind));
         const ref = kind === 'k3+' ? 'k3' : kind;
-        y.forEach((v, i) => near(v, refK(ref, a[i]!, b[i]!), `${kind}[${i}]`, 1e-13));
+        y.forEach((v, i) => expectClose(v, refK(ref, a[i]!, b[i]!), { tol: 1e-13, what: `${kind}[${i}]` }));
       }),
       { numRuns: 200 },
     );
@@ -96,7 +91,7 @@ describe('kl', () => {
         fc.pre(lp.every((l, i) => refK('k3', l, lr[i]!) < 10));
         for (const kind of ['k1', 'k3'] as const) {
           const k = arr(kl(f64([lp.length], lp), f64([lr.length], lr), kind));
-          near(k.reduce((s, v, i) => s + p[i]! * v, 0), truth, `E[${kind}]`, 1e-13);
+          expectClose(k.reduce((s, v, i) => s + p[i]! * v, 0), truth, { tol: 1e-13, what: `E[${kind}]` });
         }
       }),
       { numRuns: 100 },
@@ -132,7 +127,7 @@ describe('entropy', () => {
         expect(h.length).toBe(rows);
         for (let r = 0; r < rows; r++) {
           const lp = logSoftmaxRef(z.slice(r * V, r * V + V).map((v) => v / tau));
-          near(h[r]!, -lp.reduce((s, l) => s + Math.exp(l) * l, 0), `H[${r}]`, 1e-12);
+          expectClose(h[r]!, -lp.reduce((s, l) => s + Math.exp(l) * l, 0), { tol: 1e-12, what: `H[${r}]` });
         }
         expect(gradcheck((t) => entropy(t, tau), [x], GC)).toBe(true);
         // Temperature scaling is a division of the logits.
@@ -143,8 +138,8 @@ describe('entropy', () => {
   });
 
   it('log V for uniform logits; nondecreasing in the temperature; [B, T, V] → [B, T]', () => {
-    near(entropy(f64([1, 4], [3, 3, 3, 3])).itemSync(), Math.log(4), 'uniform');
-    near(entropy(f64([1], [2])).itemSync(), 0, 'one token');
+    expectClose(entropy(f64([1, 4], [3, 3, 3, 3])).itemSync(), Math.log(4), { tol: 1e-12, what: 'uniform' });
+    expectClose(entropy(f64([1], [2])).itemSync(), 0, { tol: 1e-12, what: 'one token' });
     fc.assert(
       fc.property(fc.array(fc.double({ min: -5, max: 5, noNaN: true }), { minLength: 3, maxLength: 3 }), (z) => {
         const x = f64([3], z);
@@ -190,12 +185,12 @@ describe('logProbsOf', () => {
         const got = arr(y);
         for (let i = 0; i < B * T; i++) {
           const lp = logSoftmaxRef(z.slice(i * V, i * V + V).map((v) => v / tau));
-          near(got[i]!, lp[tok[i]!]!, `logp[${i}]`, 1e-13);
+          expectClose(got[i]!, lp[tok[i]!]!, { tol: 1e-13, what: `logp[${i}]` });
         }
         expect(gradcheck((t) => logProbsOf(t, i32([B, T], tok), tau), [x], GC)).toBe(true);
         // Every token of the vocabulary at position 0: the probabilities sum to 1.
         const all = Array.from({ length: V }, (_, v) => Math.exp(logProbsOf(f64([1, V], z.slice(0, V)), i32([1], [v]), tau).itemSync()));
-        near(all.reduce((s, p) => s + p, 0), 1, 'sum', 1e-13);
+        expectClose(all.reduce((s, p) => s + p, 0), 1, { tol: 1e-13, what: 'sum' });
       }),
       { numRuns: 100 },
     );

@@ -1,5 +1,6 @@
 /**
- * The policy-loss family (src/rl/losses), issue 5 properties 4–6 and its bad-input list.
+ * The policy-loss family (src/rl/losses): properties 4–6 of the loss family (1–3 are in
+ * first-order.test.ts, 7 in aggregate.test.ts) and its bad-input list.
  *
  * - Property 5, every loss in every clip region: fast-check draws a ragged batch and, per token
  *   (per sequence for GSPO), a region inside, above or below the kind's clip band (and beyond the
@@ -25,18 +26,14 @@ import { describe, expect, it } from 'vitest';
 import {
   ConfigError, DTypeError, ShapeError, ValueError, backward, grad, gradcheck, tensor, type Tensor,
 } from '../../src/index.js';
-import { describeGpu } from '../tensor/webgpu/gpu.js';
+import { describeGpu } from '../helpers/gpu.js';
 import {
   LOSS_KINDS, aggregationCoefficients, aggregationCounts, cispoLoss, isCorrection, minirlWeight, policyLoss,
   policyLossAsync, policyLossDefaults, ppoClipLoss, type LossKind, type PolicyLossInputs, type PolicyLossOptions,
 } from '../../src/rl/index.js';
+import { expectClose, GC } from '../helpers/assert.js';
+import { arr, f64 } from '../helpers/tensors.js';
 
-const f64 = (shape: number[], v: number[]): Tensor => tensor(Float64Array.from(v), { shape });
-const arr = (t: Tensor): number[] => Array.from(t.toArraySync());
-const GC = { rtol: 1e-6, atol: 1e-8 } as const;
-const near = (got: number, want: number, what: string, tol = 1e-11): void => {
-  if (!(Math.abs(got - want) <= tol * Math.max(1, Math.abs(want)))) throw new Error(`${what}: got ${got}, want ${want}`);
-};
 
 // ---------------------------------------------------------------------------------------------
 // Cases: a kind, its options, and the space its clip acts in.
@@ -230,7 +227,7 @@ describe('property 5: every loss in every clip region', () => {
           });
           if (!c.seqLevel || !d.advPerToken) {
             const want = predictedGrad(c, d, res);
-            gv.forEach((v, i) => near(v, want[i]!, `${c.name} grad[${i}] (region ${d.regions[i]})`, 1e-10));
+            gv.forEach((v, i) => expectClose(v, want[i]!, { tol: 1e-10, what: `${c.name} grad[${i}] (region ${d.regions[i]})` }));
           }
         }),
         { numRuns: 150 },
@@ -262,18 +259,18 @@ describe('property 5: every loss in every clip region', () => {
       const gC = arr(grad((x) => cispoLoss({ ...inp, logp: x }, opts).loss, [inp.logp])[0]!);
       const gP = arr(grad((x) => ppoClipLoss({ ...inp, logp: x }, opts).loss, [inp.logp])[0]!);
       // CISPO: −clip(r)·Â on every token, clipped or not.
-      near(gC[0]!, -1.28 * a, 'cispo above');
-      near(gC[1]!, -0.8 * a, 'cispo below');
-      near(gC[2]!, -1 * a, 'cispo inside');
+      expectClose(gC[0]!, -1.28 * a, { tol: 1e-11, what: 'cispo above' });
+      expectClose(gC[1]!, -0.8 * a, { tol: 1e-11, what: 'cispo below' });
+      expectClose(gC[2]!, -1 * a, { tol: 1e-11, what: 'cispo inside' });
       // PPO-clip: zero where the clip binds (above with Â > 0, below with Â < 0), −r·Â elsewhere.
       if (a > 0) {
         expect(gP[0] === 0).toBe(true);
-        near(gP[1]!, -0.5, 'ppo below, Â > 0');
+        expectClose(gP[1]!, -0.5, { tol: 1e-11, what: 'ppo below, Â > 0' });
       } else {
-        near(gP[0]!, 2, 'ppo above, Â < 0');
+        expectClose(gP[0]!, 2, { tol: 1e-11, what: 'ppo above, Â < 0' });
         expect(gP[1] === 0).toBe(true);
       }
-      near(gP[2]!, -a, 'ppo inside');
+      expectClose(gP[2]!, -a, { tol: 1e-11, what: 'ppo inside' });
       expect(cispoLoss(inp, opts).metrics.clipfrac).toBeCloseTo(2 / 3, 15);
     }
   });
@@ -294,7 +291,7 @@ describe('property 5: every loss in every clip region', () => {
         if (!c.seqLevel || !d.advPerToken) {
           const res = policyLoss(c.kind, base, c.options);
           const want = predictedGrad(c, d, res);
-          arr(gs[0]!).forEach((v, i) => near(v, want[i]!, `${c.name} grad[${i}]`, 1e-10));
+          arr(gs[0]!).forEach((v, i) => expectClose(v, want[i]!, { tol: 1e-10, what: `${c.name} grad[${i}]` }));
         }
       }),
       { numRuns: 30 },
@@ -320,9 +317,9 @@ describe('hand-computed values and metrics', () => {
     const lp = ratios.map((r) => L0 + Math.log(r));
     const want = (-(1 * (lp[0]! + lp[1]!)) - -2 * lp[2]!) / 2;
     const r = policyLoss('reinforce', inp());
-    near(r.loss.itemSync(), want, 'loss', 1e-14);
+    expectClose(r.loss.itemSync(), want, { tol: 1e-14, what: 'loss' });
     expect(r.metrics).toMatchObject({ clipfrac: 0, clipfracLower: 0, meanWeight: 1, tokens: 3, seqs: 2 });
-    near(r.metrics.ppoKl, -(Math.log(1.5) + Math.log(0.5) + Math.log(1.1)) / 3, 'ppoKl', 1e-14);
+    expectClose(r.metrics.ppoKl, -(Math.log(1.5) + Math.log(0.5) + Math.log(1.1)) / 3, { tol: 1e-14, what: 'ppoKl' });
   });
 
   it('minirl: M_t from π_θ/π_old, TIS weight min(π_θ/μ, 5), seq-mean-token-sum', () => {
@@ -331,18 +328,18 @@ describe('hand-computed values and metrics', () => {
     const lp = ratios.map((r) => L0 + Math.log(r));
     const want = (-(0.5 * 1 * lp[1]!) - 1.1 * -2 * lp[2]!) / 2;
     const r = policyLoss('minirl', inp());
-    near(r.loss.itemSync(), want, 'loss', 1e-14);
+    expectClose(r.loss.itemSync(), want, { tol: 1e-14, what: 'loss' });
     expect(arr(r.weight).map((x) => +x.toFixed(12))).toEqual([0, 0.5, 1.1, 0]); // masked token: 0
-    near(r.metrics.clipfrac, 1 / 3, 'clipfrac', 1e-15);
-    near(r.metrics.meanWeight, (0 + 0.5 + 1.1) / 3, 'meanWeight', 1e-14);
+    expectClose(r.metrics.clipfrac, 1 / 3, { tol: 1e-15, what: 'clipfrac' });
+    expectClose(r.metrics.meanWeight, (0 + 0.5 + 1.1) / 3, { tol: 1e-14, what: 'meanWeight' });
     // Its own TIS weight (before M): min(π_θ/μ, 5) = 3, 0.5, 1.1 on the valid tokens.
-    near(r.metrics.isWeight!.mean, (3 + 0.5 + 1.1) / 3, 'tis mean', 1e-14);
-    near(r.metrics.isWeight!.max, 3, 'tis max', 1e-14);
+    expectClose(r.metrics.isWeight!.mean, (3 + 0.5 + 1.1) / 3, { tol: 1e-14, what: 'tis mean' });
+    expectClose(r.metrics.isWeight!.max, 3, { tol: 1e-14, what: 'tis max' });
     // tisCap 2 truncates the first token's 3; tisOn 'old' uses min(π_old/μ, C)·r = 2·1.5.
-    near(policyLoss('minirl', inp(), { tisCap: 2 }).metrics.isWeight!.max, 2, 'capped', 1e-15);
+    expectClose(policyLoss('minirl', inp(), { tisCap: 2 }).metrics.isWeight!.max, 2, { tol: 1e-15, what: 'capped' });
     expect(policyLoss('minirl', inp(), { tisCap: 2 }).metrics.isWeight!.clippedFraction).toBeCloseTo(1 / 3, 15);
-    near(policyLoss('minirl', inp(), { tisOn: 'old' }).metrics.isWeight!.max, 3, 'old', 1e-14);
-    near(policyLoss('minirl', inp(), { tisOn: 'old', tisCap: 1 }).metrics.isWeight!.max, 1.5, 'old capped', 1e-14);
+    expectClose(policyLoss('minirl', inp(), { tisOn: 'old' }).metrics.isWeight!.max, 3, { tol: 1e-14, what: 'old' });
+    expectClose(policyLoss('minirl', inp(), { tisOn: 'old', tisCap: 1 }).metrics.isWeight!.max, 1.5, { tol: 1e-14, what: 'old capped' });
     // "MiniRL (no clipping)": M ≡ 1.
     expect(policyLoss('minirl', inp(), { epsLow: 1, epsHigh: Infinity }).metrics.clipfrac).toBe(0);
   });
@@ -351,14 +348,14 @@ describe('hand-computed values and metrics', () => {
     // Token 0: Â=+1, r=1.5 → clipped at 1.2: ℓ = −1.2. Token 1: Â=+1, r=0.5: ℓ = −0.5.
     // Token 2: Â=−2, r=1.1 inside: ℓ = 2.2. token-mean over 3.
     const r = policyLoss('ppo-clip', inp());
-    near(r.loss.itemSync(), (-1.2 - 0.5 + 2.2) / 3, 'loss', 1e-14);
-    near(r.metrics.clipfrac, 1 / 3, 'clipfrac', 1e-15);
+    expectClose(r.loss.itemSync(), (-1.2 - 0.5 + 2.2) / 3, { tol: 1e-14, what: 'loss' });
+    expectClose(r.metrics.clipfrac, 1 / 3, { tol: 1e-15, what: 'clipfrac' });
     expect(r.metrics.clipfracLower).toBe(0);
-    near(r.metrics.meanWeight, (0 + 0.5 + 1.1) / 3, 'meanWeight', 1e-14);
+    expectClose(r.metrics.meanWeight, (0 + 0.5 + 1.1) / 3, { tol: 1e-14, what: 'meanWeight' });
     // Dual clip c = 1.05 < r = 1.1 for the Â < 0 token: ℓ = min(−Â·c, ℓ) = 2.1, no gradient.
     const rd = policyLoss('ppo-clip', inp(), { dualClipC: 1.05 });
-    near(rd.loss.itemSync(), (-1.2 - 0.5 + 2.1) / 3, 'dual loss', 1e-14);
-    near(rd.metrics.clipfracLower, 1 / 3, 'clipfracLower', 1e-15);
+    expectClose(rd.loss.itemSync(), (-1.2 - 0.5 + 2.1) / 3, { tol: 1e-14, what: 'dual loss' });
+    expectClose(rd.metrics.clipfracLower, 1 / 3, { tol: 1e-15, what: 'clipfracLower' });
     expect(arr(rd.weight)[2] === 0).toBe(true);
   });
 
@@ -374,7 +371,7 @@ describe('hand-computed values and metrics', () => {
     const ice = policyLoss('ppo-clip', inp(), { isCorrection: { kind: 'token-mis', low: 0.5, high: 1.5 } });
     expect(arr(ice.mask)).toEqual([0, 1, 1, 0]);
     expect(ice.metrics.tokens).toBe(2);
-    near(ice.loss.itemSync(), (-0.5 + 2.2) / 2, 'icepop loss', 1e-14);
+    expectClose(ice.loss.itemSync(), (-0.5 + 2.2) / 2, { tol: 1e-14, what: 'icepop loss' });
     const [g] = grad((x) => policyLoss('ppo-clip', { ...inp(), logp: x }, { isCorrection: { kind: 'token-mis', low: 0.5, high: 1.5 } }).loss, [inp().logp]);
     expect(arr(g!)[0] === 0).toBe(true);
     // Rejecting everything: loss 0 with zero gradient, not 0/0.
@@ -386,14 +383,14 @@ describe('hand-computed values and metrics', () => {
   it('decoupled-ppo: π_prox/μ weights, truncated by tisCap, masked (kept in the normaliser) by behavImpWeightCap', () => {
     const r = policyLoss('decoupled-ppo', inp(), { aggregation: 'token-sum' });
     // Token 0 clipped (Â>0, r=1.5), token 1: −Â·r·w = −0.5·1, token 2: 2.2.
-    near(r.loss.itemSync(), -1.2 * 2 - 0.5 + 2.2, 'loss', 1e-14);
-    near(r.metrics.isWeight!.mean, (2 + 1 + 1) / 3, 'behav mean', 1e-14);
+    expectClose(r.loss.itemSync(), -1.2 * 2 - 0.5 + 2.2, { tol: 1e-14, what: 'loss' });
+    expectClose(r.metrics.isWeight!.mean, (2 + 1 + 1) / 3, { tol: 1e-14, what: 'behav mean' });
     const t = policyLoss('decoupled-ppo', inp(), { tisCap: 1.5 });
-    near(t.loss.itemSync(), (-1.2 * 1.5 - 0.5 + 2.2) / 3, 'tis loss', 1e-14);
+    expectClose(t.loss.itemSync(), (-1.2 * 1.5 - 0.5 + 2.2) / 3, { tol: 1e-14, what: 'tis loss' });
     const m = policyLoss('decoupled-ppo', inp(), { behavImpWeightCap: 1.5 });
-    near(m.loss.itemSync(), (0 - 0.5 + 2.2) / 3, 'masked loss', 1e-14);
+    expectClose(m.loss.itemSync(), (0 - 0.5 + 2.2) / 3, { tol: 1e-14, what: 'masked loss' });
     expect(m.metrics.tokens).toBe(3);
-    near(m.metrics.isWeight!.maskedFraction, 1 / 3, 'maskedFraction', 1e-15);
+    expectClose(m.metrics.isWeight!.maskedFraction, 1 / 3, { tol: 1e-15, what: 'maskedFraction' });
   });
 
   it('gspo / gspo-token / gmpo / sapo / cispo values', () => {
@@ -401,18 +398,18 @@ describe('hand-computed values and metrics', () => {
     // gspo, wide band 0.5/0.5, seq-mean-token-mean. Row 0: s = exp(mean(log 1.5, log 0.5)) = √0.75.
     const s0 = Math.sqrt(0.75);
     const want = (-1 * s0 + 2 * 1.1) / 2;
-    near(policyLoss('gspo', i, { epsLow: 0.5, epsHigh: 0.5 }).loss.itemSync(), want, 'gspo', 1e-14);
-    near(policyLoss('gspo-token', i, { epsLow: 0.5, epsHigh: 0.5 }).loss.itemSync(), want, 'gspo-token', 1e-14);
+    expectClose(policyLoss('gspo', i, { epsLow: 0.5, epsHigh: 0.5 }).loss.itemSync(), want, { tol: 1e-14, what: 'gspo' });
+    expectClose(policyLoss('gspo-token', i, { epsLow: 0.5, epsHigh: 0.5 }).loss.itemSync(), want, { tol: 1e-14, what: 'gspo-token' });
     // gmpo, band ±0.4 in log space. Row 0 (Â>0): log 1.5 = 0.405 > 0.4 → 0.4; log 0.5 stays.
     const rho0 = Math.exp((0.4 + Math.log(0.5)) / 2);
-    near(policyLoss('gmpo', i).loss.itemSync(), (-1 * rho0 + 2 * 1.1) / 2, 'gmpo', 1e-14);
+    expectClose(policyLoss('gmpo', i).loss.itemSync(), (-1 * rho0 + 2 * 1.1) / 2, { tol: 1e-14, what: 'gmpo' });
     // sapo: −f(r)·Â, f(r) = σ(τ(r−1))·4/τ.
     const sig = (x: number) => 1 / (1 + Math.exp(-x));
     const f = (r: number, tau: number) => (sig(tau * (r - 1)) * 4) / tau;
-    near(policyLoss('sapo', i).loss.itemSync(), (-(f(1.5, 1) + f(0.5, 1)) / 2 + 2 * f(1.1, 1.05)) / 2, 'sapo', 1e-14);
+    expectClose(policyLoss('sapo', i).loss.itemSync(), (-(f(1.5, 1) + f(0.5, 1)) / 2 + 2 * f(1.1, 1.05)) / 2, { tol: 1e-14, what: 'sapo' });
     // cispo defaults: weight clamp(r, 0, 5): 1.5, 0.5, 1.1.
     const lp = ratios.map((r) => L0 + Math.log(r));
-    near(policyLoss('cispo', i).loss.itemSync(), (-1.5 * lp[0]! - 0.5 * lp[1]! + 2 * 1.1 * lp[2]!) / 3, 'cispo', 1e-14);
+    expectClose(policyLoss('cispo', i).loss.itemSync(), (-1.5 * lp[0]! - 0.5 * lp[1]! + 2 * 1.1 * lp[2]!) / 3, { tol: 1e-14, what: 'cispo' });
   });
 
   it('policyLossAsync gives the same result on CPU', async () => {
@@ -431,7 +428,7 @@ describe('hand-computed values and metrics', () => {
       const a = policyLoss(kind, i).loss.itemSync();
       const l = policyLoss(kind, { logp: to32(i.logp), oldLogp: to32(i.oldLogp!), rolloutLogp: to32(i.rolloutLogp!), advantages: to32(i.advantages), mask: to32(i.mask) }).loss;
       expect(l.dtype).toBe('f32');
-      near(l.itemSync(), a, kind, 1e-5);
+      expectClose(l.itemSync(), a, { tol: 1e-5, what: kind });
     }
   });
 });
@@ -500,21 +497,21 @@ describe('property 6: invariances', () => {
               Array.from({ length: d.B }, (_, b) => [...rowsOf(d, key, b), ...Array(pad).fill(v)]).flat();
             const dp: Draw = { ...d, T: T2, mask: padRows('mask', 0), old: padRows('old', junk), logp: padRows('logp', junk + 0.3), mu: padRows('mu', junk) };
             const padded = lossAndGrad(c, dp, o);
-            near(padded.loss, ref.loss, `${c.name} padded loss`, 1e-12);
+            expectClose(padded.loss, ref.loss, { tol: 1e-12, what: `${c.name} padded loss` });
             padded.g.forEach((v, i) => {
               const b = Math.floor(i / T2);
               const t = i % T2;
               if (t >= d.T) expect(v === 0).toBe(true);
-              else near(v, ref.g[b * d.T + t]!, `${c.name} padded grad`, 1e-12);
+              else expectClose(v, ref.g[b * d.T + t]!, { tol: 1e-12, what: `${c.name} padded grad` });
             });
             // Permute the groups and the responses inside each group.
             const nG = d.B / G;
             const groupOrder = Array.from({ length: nG }, (_, k) => k).sort((a, b) => shuffle[a]! - shuffle[b]! || a - b);
             const order = groupOrder.flatMap((g) => Array.from({ length: G }, (_, k) => g * G + k).sort((a, b) => shuffle[(a + 3) % 9]! - shuffle[(b + 3) % 9]! || a - b));
             const perm = lossAndGrad(c, reorder(d, order), o);
-            near(perm.loss, ref.loss, `${c.name} permuted loss`, 1e-12);
+            expectClose(perm.loss, ref.loss, { tol: 1e-12, what: `${c.name} permuted loss` });
             order.forEach((b, k) => {
-              for (let t = 0; t < d.T; t++) near(perm.g[k * d.T + t]!, ref.g[b * d.T + t]!, `${c.name} permuted grad`, 1e-12);
+              for (let t = 0; t < d.T; t++) expectClose(perm.g[k * d.T + t]!, ref.g[b * d.T + t]!, { tol: 1e-12, what: `${c.name} permuted grad` });
             });
             // Micro-batches of whole groups, normalised by the whole batch's counts.
             const full = policyLoss(c.kind, inputsOf(d), { ...c.options, ...o });
@@ -533,8 +530,8 @@ describe('property 6: invariances', () => {
               acc += r.loss;
               gAcc.push(...r.g);
             }
-            near(acc, ref.loss, `${c.name} accumulated loss`, 1e-12);
-            gAcc.forEach((v, i) => near(v, ref.g[i]!, `${c.name} accumulated grad[${i}]`, 1e-12));
+            expectClose(acc, ref.loss, { tol: 1e-12, what: `${c.name} accumulated loss` });
+            gAcc.forEach((v, i) => expectClose(v, ref.g[i]!, { tol: 1e-12, what: `${c.name} accumulated grad[${i}]` }));
           },
         ),
         { numRuns: 40 },
@@ -554,7 +551,7 @@ describe('property 4: cross-checks', () => {
         const o = { epsLow: 0.2, epsHigh: 0.27, aggregation } as const;
         const gM = arr(grad((x) => policyLoss('minirl', { ...base, logp: x }, { ...o, tisCap: Infinity }).loss, [base.logp])[0]!);
         const gP = arr(grad((x) => policyLoss('ppo-clip', { ...base, logp: x }, o).loss, [base.logp])[0]!);
-        gM.forEach((v, i) => near(v, gP[i]! * Math.exp(d.old[i]! - d.mu[i]!), `grad[${i}] (${d.regions[i]})`, 1e-12));
+        gM.forEach((v, i) => expectClose(v, gP[i]! * Math.exp(d.old[i]! - d.mu[i]!), { tol: 1e-12, what: `grad[${i}] (${d.regions[i]})` }));
       }),
       { numRuns: 150 },
     );
@@ -567,8 +564,8 @@ describe('property 4: cross-checks', () => {
           const base = inputsOf(d);
           const gT = arr(grad((x) => policyLoss('gspo-token', { ...base, logp: x }, eps).loss, [base.logp])[0]!);
           const gS = arr(grad((x) => policyLoss('gspo', { ...base, logp: x }, eps).loss, [base.logp])[0]!);
-          gT.forEach((v, i) => near(v, gS[i]!, `grad[${i}] (${d.regions[i]})`, 1e-12));
-          near(policyLoss('gspo-token', base, eps).loss.itemSync(), policyLoss('gspo', base, eps).loss.itemSync(), 'value', 1e-13);
+          gT.forEach((v, i) => expectClose(v, gS[i]!, { tol: 1e-12, what: `grad[${i}] (${d.regions[i]})` }));
+          expectClose(policyLoss('gspo-token', base, eps).loss.itemSync(), policyLoss('gspo', base, eps).loss.itemSync(), { tol: 1e-13, what: 'value' });
         }),
         { numRuns: 150 },
       );
@@ -582,10 +579,10 @@ describe('property 4: cross-checks', () => {
     const gT = arr(grad((x) => policyLoss('gspo-token', { ...base, logp: x }, o).loss, [base.logp])[0]!);
     const gS = arr(grad((x) => policyLoss('gspo', { ...base, logp: x }, o).loss, [base.logp])[0]!);
     const s = Math.exp((-0.1 + 0.3) / 2);
-    near(gT[0]!, -s, 'token 0');
-    near(gT[1]!, s, 'token 1');
-    near(gS[0]!, 0, 'gspo sums Â along the sequence');
-    near(gS[1]!, 0, 'gspo');
+    expectClose(gT[0]!, -s, { tol: 1e-11, what: 'token 0' });
+    expectClose(gT[1]!, s, { tol: 1e-11, what: 'token 1' });
+    expectClose(gS[0]!, 0, { tol: 1e-11, what: 'gspo sums Â along the sequence' });
+    expectClose(gS[1]!, 0, { tol: 1e-11, what: 'gspo' });
   });
 });
 
@@ -718,15 +715,15 @@ describeGpu('on WebGPU (policyLossAsync)', () => {
       const g = gpuOf(cpu);
       const b = await policyLossAsync(kind, g, options);
       expect(b.loss.device).toBe('webgpu');
-      near((await b.loss.toArray())[0]!, a.loss.itemSync(), `${kind} loss`, 1e-5);
-      for (const k of ['clipfrac', 'clipfracLower', 'ppoKl', 'meanWeight', 'tokens', 'seqs'] as const) near(b.metrics[k], a.metrics[k], `${kind} ${k}`, 1e-5);
+      expectClose((await b.loss.toArray())[0]!, a.loss.itemSync(), { tol: 1e-5, what: `${kind} loss` });
+      for (const k of ['clipfrac', 'clipfracLower', 'ppoKl', 'meanWeight', 'tokens', 'seqs'] as const) expectClose(b.metrics[k], a.metrics[k], { tol: 1e-5, what: `${kind} ${k}` });
       const ga = arr(grad((x) => policyLoss(kind, { ...cpu, logp: x }, options).loss, [cpu.logp])[0]!);
       const leaf = g.logp.detach();
       leaf.requiresGrad = true;
       const r = await policyLossAsync(kind, { ...g, logp: leaf }, options);
       backward(r.loss);
       const gb = Array.from(await leaf.grad!.toArray());
-      gb.forEach((v, i) => near(v, ga[i]!, `${kind} grad[${i}]`, 1e-5));
+      gb.forEach((v, i) => expectClose(v, ga[i]!, { tol: 1e-5, what: `${kind} grad[${i}]` }));
     }
   });
 });

@@ -1,6 +1,6 @@
 /**
  * Fixed-seed CPU training runs give the metrics recorded in test/fixtures/ (recorded at commit
- * 68dc0b2, before the trainer was split into phases), bit for bit, timings aside. Any refactor of
+ * 68dc0b2), bit for bit, timings aside. Any refactor of
  * the trainer, the losses or the kernels underneath must keep these.
  */
 import { spawnSync } from 'node:child_process';

@@ -1,6 +1,6 @@
 /**
- * Trainer properties on moe-tiny with tiny batches (issue 6 "Tests"): on-policy with the exact
- * engine the first mini-batch sees ppoKl = 0, mismatch KL = 0 and IS weights exactly 1; R3 gives
+ * Trainer properties on moe-tiny with tiny batches: on-policy with the exact engine the first
+ * mini-batch sees ppoKl = 0, mismatch KL = 0 and IS weights exactly 1; R3 gives
  * zero routing disagreement; R2's first mini-batch equals the π_old (live) forward; and a short
  * run improves the reward on a toy task (fixed seed, a margin well above the run-to-run noise).
  */

@@ -9,10 +9,10 @@ import { describe, expect, it } from 'vitest';
 import {
   arange, DTypeError, full, manualSeed, ones, philox4x32, rand, randn, Rng, type RngState, tensor, zeros,
 } from '../../src/index.js';
-import { f32, f64, RUNS, shapeArb, shapedArb, sizeOf } from '../helpers/arbitraries.js';
+import { RUNS, shapeArb, shapedArb, sizeOf } from '../helpers/arbitraries.js';
 import { nestRef } from '../helpers/shape.js';
+import { arr, f32, f64 } from '../helpers/tensors.js';
 
-const arr = (t: { toArraySync(): ArrayLike<number> }) => Array.from(t.toArraySync());
 
 describe('tensor()', () => {
   it('infers shape and dtype (default f32) from nested arrays and scalars', () => {

@@ -7,23 +7,7 @@ import {
   add, arange, AutogradError, cat, DeviceError, DTypeError, embedding, exp, gather, getDevice, IndexError, matmul, ones,
   randn, scatterAdd, ShapeError, tensor, topk, ValueError, zeros,
 } from '../../src/index.js';
-
-type ErrorClass = abstract new (...args: never[]) => Error;
-
-/** Runs fn, asserting it throws exactly `cls` (by instanceof and name) with a message matching every regex. */
-function expectError(fn: () => unknown, cls: ErrorClass, ...patterns: RegExp[]): Error {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught, 'expected a throw').toBeInstanceOf(cls);
-  const err = caught as Error;
-  expect(err.name).toBe(cls.name);
-  for (const p of patterns) expect(err.message).toMatch(p);
-  return err;
-}
+import { expectError } from '../helpers/assert.js';
 
 const i32 = (data: number[] | number[][], shape?: number[]) => tensor(data, shape ? { dtype: 'i32', shape } : { dtype: 'i32' });
 

@@ -18,10 +18,11 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { type Tensor, clamp, eq, ne, gt, ge, lt, le, sign, where } from '../../src/index.js';
-import { sizeOf, valuesArb } from '../helpers/arbitraries.js';
+import { sizeOf, spreadValueArb, spreadValueAwayArb, valuesArb } from '../helpers/arbitraries.js';
+import { expectClose } from '../helpers/assert.js';
 import {
-  BINARY_SPECS, UNARY_SPECS, awayArb, broadcastShapeRef, broadcastTripleArb, drawnArb, drawnPairArb, evalWithGrad,
-  expectClose, t32, t64, valArb, type Drawn, type Evaluated,
+  BINARY_SPECS, UNARY_SPECS, broadcastShapeRef, broadcastTripleArb, drawnArb, drawnPairArb, evalWithGrad,
+  t32, t64, type Drawn, type Evaluated,
 } from '../helpers/elementwise.js';
 
 const FWD_RTOL = 1e-6;
@@ -52,11 +53,11 @@ function compareDtypes(name: string, f: (...xs: Tensor[]) => Tensor, inputs: rea
   const e32: Evaluated = evalWithGrad('f32', f, inputs, r);
   const e64: Evaluated = evalWithGrad('f64', f, inputs, r);
   expect(e32.shape).toEqual(e64.shape);
-  expectClose(`${name} forward`, e32.y, e64.y, FWD_RTOL, FWD_ATOL);
+  expectClose(e32.y, e64.y, { rtol: FWD_RTOL, atol: FWD_ATOL, what: `${name} forward` });
   const outSize = sizeOf(e64.shape);
   inputs.forEach((d, i) => {
     const fanIn = outSize / sizeOf(d.shape);
-    expectClose(`${name} grad of input ${i}`, e32.grads[i]!, e64.grads[i]!, GRAD_RTOL, GRAD_ATOL * fanIn * dmax);
+    expectClose(e32.grads[i]!, e64.grads[i]!, { rtol: GRAD_RTOL, atol: GRAD_ATOL * fanIn * dmax, what: `${name} grad of input ${i}` });
   });
 }
 
@@ -87,9 +88,9 @@ describe('f32 vs f64: binary ops with broadcasting, forward and both gradients',
     });
   }
   it('pow with a scalar exponent', () => {
-    const e = fc.oneof(fc.constantFrom(0, 1, 2, 3, 0.5, -0.5, -1, -2), valArb(-2, 2)).map(Math.fround);
+    const e = fc.oneof(fc.constantFrom(0, 1, 2, 3, 0.5, -0.5, -1, -2), spreadValueArb(-2, 2)).map(Math.fround);
     fc.assert(
-      fc.property(drawnArb(valArb(0.2, 2), true), e, seedArb, (d, p, seed) => {
+      fc.property(drawnArb(spreadValueArb(0.2, 2), true), e, seedArb, (d, p, seed) => {
         // |∂/∂x| = |p x^(p-1)| ≤ 2 · 0.2^-3 = 250 on [0.2, 2].
         compareDtypes(`pow(x, ${p})`, (x) => x.pow(p), [d], seed, 250);
       }),
@@ -99,17 +100,17 @@ describe('f32 vs f64: binary ops with broadcasting, forward and both gradients',
 });
 
 describe('f32 vs f64: clamp, forward and gradient', () => {
-  const bounds = fc.tuple(valArb(-2, 0.5), valArb(0.5, 3)).map(([lo, w]) => [Math.fround(lo), Math.fround(lo + w)] as const);
+  const bounds = fc.tuple(spreadValueArb(-2, 0.5), spreadValueArb(0.5, 3)).map(([lo, w]) => [Math.fround(lo), Math.fround(lo + w)] as const);
   it('clamp(min, max)', () => {
-    const arb = bounds.chain(([lo, hi]) => drawnArb(awayArb([lo, hi]), true).map((d) => ({ lo, hi, d })));
+    const arb = bounds.chain(([lo, hi]) => drawnArb(spreadValueAwayArb([lo, hi]), true).map((d) => ({ lo, hi, d })));
     fc.assert(fc.property(arb, seedArb, ({ lo, hi, d }, seed) => compareDtypes('clamp', (x) => clamp(x, lo, hi), [d], seed, 1)), RUNS);
   });
   it('clamp(min)', () => {
-    const arb = valArb(-2, 2).map(Math.fround).chain((lo) => drawnArb(awayArb([lo]), true).map((d) => ({ lo, d })));
+    const arb = spreadValueArb(-2, 2).map(Math.fround).chain((lo) => drawnArb(spreadValueAwayArb([lo]), true).map((d) => ({ lo, d })));
     fc.assert(fc.property(arb, seedArb, ({ lo, d }, seed) => compareDtypes('clamp(min)', (x) => x.clamp(lo), [d], seed, 1)), RUNS);
   });
   it('clamp(null, max)', () => {
-    const arb = valArb(-2, 2).map(Math.fround).chain((hi) => drawnArb(awayArb([hi]), true).map((d) => ({ hi, d })));
+    const arb = spreadValueArb(-2, 2).map(Math.fround).chain((hi) => drawnArb(spreadValueAwayArb([hi]), true).map((d) => ({ hi, d })));
     fc.assert(fc.property(arb, seedArb, ({ hi, d }, seed) => compareDtypes('clamp(max)', (x) => x.clamp(null, hi), [d], seed, 1)), RUNS);
   });
 });
@@ -117,7 +118,7 @@ describe('f32 vs f64: clamp, forward and gradient', () => {
 describe('f32 vs f64: where(cond, a, b) with broadcasting, forward and gradients of a and b', () => {
   const arb = broadcastTripleArb().chain(([sc, sa, sb]) =>
     fc
-      .tuple(valuesArb(sizeOf(sc), fc.constantFrom(0, 1)), valuesArb(sizeOf(sa), valArb().map(Math.fround)), valuesArb(sizeOf(sb), valArb().map(Math.fround)))
+      .tuple(valuesArb(sizeOf(sc), fc.constantFrom(0, 1)), valuesArb(sizeOf(sa), spreadValueArb().map(Math.fround)), valuesArb(sizeOf(sb), spreadValueArb().map(Math.fround)))
       .map(([c, a, b]) => ({ c: { shape: [...sc], values: c }, a: { shape: [...sa], values: a }, b: { shape: [...sb], values: b } })),
   );
   it('where', () => {
@@ -135,7 +136,7 @@ describe('f32 vs f64: where(cond, a, b) with broadcasting, forward and gradients
 
 describe('f32 vs f64: comparisons and sign give identical results', () => {
   const grid = fc.integer({ min: -4, max: 4 }).map((k) => k / 2);
-  const value = fc.oneof(grid, valArb().map(Math.fround));
+  const value = fc.oneof(grid, spreadValueArb().map(Math.fround));
   const CMP: [string, (a: Tensor, b: Tensor) => Tensor][] = [['eq', eq], ['ne', ne], ['gt', gt], ['ge', ge], ['lt', lt], ['le', le]];
   for (const [name, f] of CMP) {
     it(name, () => {

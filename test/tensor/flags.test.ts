@@ -15,7 +15,7 @@ import { addRmsNorm, rmsNorm } from '../../src/nn/layers.js';
 import { KVCacheLayer, decodeAttention, ropeHeads } from '../../src/nn/attention.js';
 import { InferenceEngine, MOE_TINY, MoETransformer } from '../../src/moe/index.js';
 import type { KernelCall, WebGpuStorage } from '../../src/tensor/webgpu/index.js';
-import { describeGpu, gpu } from './webgpu/gpu.js';
+import { describeGpu, gpu } from '../helpers/gpu.js';
 
 const ALL: FlagName[] = [
   'webgpu.elementwiseVersion', 'webgpu.matmulVersion', 'webgpu.indexingVersion', 'webgpu.writeBufferUploads',

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ROUTINE_FLAGS, cpuBackend, getFlag, hasRoutine, tryRoutine, withFlags, type Backend, type Routines, type Storage } from '../../src/index.js';
-import { describeGpu, gpu } from './webgpu/gpu.js';
+import { describeGpu, gpu } from '../helpers/gpu.js';
 
 const fake = (routines: Routines | undefined) => ({ ...cpuBackend, name: 'cpu', routines }) as unknown as Backend;
 const s = { size: 1 } as unknown as Storage;

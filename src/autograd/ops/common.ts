@@ -2,13 +2,15 @@
  * Argument handling shared by every op: tensor checks (not disposed, same device, same dtype),
  * scalars lifted to 0-d tensors of the other operand's dtype, and unbroadcasting (the
  * gradient of a broadcast is a sum over the stretched dims).
+ *
+ * unbroadcast calls sum and reshape as Tensor methods (attached by ../methods.ts, which every
+ * entry point loads) rather than importing reduce.ts and shape.ts: those import this module,
+ * and the import graph stays free of cycles.
  */
 import { DeviceError, DTypeError, Tensor } from '../../tensor/index.js';
 import { assertSameDType } from '../../tensor/dtype.js';
 import { fmtShape, sameShape } from '../../tensor/shape.js';
 import { full } from '../../tensor/creation.js';
-import { sum } from './reduce.js';
-import { reshape } from './shape.js';
 
 export type TensorLike = Tensor | number;
 
@@ -58,5 +60,5 @@ export function unbroadcast(g: Tensor, shape: readonly number[]): Tensor {
   for (let i = 0; i < g.ndim; i++) {
     if (i < lead || (shape[i - lead] === 1 && g.shape[i] !== 1)) dims.push(i);
   }
-  return reshape(dims.length > 0 ? sum(g, dims, true) : g, shape);
+  return (dims.length > 0 ? g.sum(dims, true) : g).reshape(shape);
 }

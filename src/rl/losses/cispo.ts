@@ -18,11 +18,9 @@
  * total token count 1/Σ_i|y_i|: docs/paper.md §3, from paper Appendix A).
  */
 import { clamp, mul, ne, neg } from '../../autograd/index.js';
-import type { Tensor } from '../../tensor/index.js';
-import {
-  type LossContext, type LossSpec, type LossTerms, type PolicyLossInputs, type PolicyLossOptions, type PolicyLossResult,
-  type ResolvedLossOptions, ratio, runPolicyLoss, withIs,
-} from './common.js';
+import { type LossContext, type LossSpec, type LossTerms, type ResolvedLossOptions } from './types.js';
+import { ratio, withIs } from './ratio.js';
+import { lossFunctions } from './run.js';
 
 export const CISPO_DEFAULTS = { epsLow: 1, epsHigh: 4, aggregation: 'token-mean' } as const;
 
@@ -44,11 +42,6 @@ export const cispo: LossSpec = {
   terms: cispoTerms,
 };
 
-export function cispoLoss(inputs: PolicyLossInputs, options: PolicyLossOptions = {}): PolicyLossResult {
-  return runPolicyLoss(cispo, inputs, options);
-}
+/** cispoLoss: this kind's policyLoss on CPU tensors; cispoWeight: the detached per-token weight [B, T] it applies. */
+export const { loss: cispoLoss, weight: cispoWeight } = lossFunctions(cispo);
 
-/** The detached per-token weight sg[clip(r)] [B, T]. */
-export function cispoWeight(inputs: PolicyLossInputs, options: PolicyLossOptions = {}): Tensor {
-  return cispoLoss(inputs, options).weight;
-}

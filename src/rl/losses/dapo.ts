@@ -14,8 +14,8 @@
  * Per-token weight: as ppo-clip, r·1[unclipped]. Defaults: epsLow 0.2, epsHigh 0.28, no dual clip
  * (verl's recipe runs its vanilla loss with c = 3: pass dualClipC to match), 'token-mean'.
  */
-import type { Tensor } from '../../tensor/index.js';
-import { type LossSpec, type PolicyLossInputs, type PolicyLossOptions, type PolicyLossResult, runPolicyLoss } from './common.js';
+import { type LossSpec } from './types.js';
+import { lossFunctions } from './run.js';
 import { ppoClipTerms } from './ppo-clip.js';
 
 export const DAPO_DEFAULTS = { epsLow: 0.2, epsHigh: 0.28, aggregation: 'token-mean' } as const;
@@ -31,11 +31,6 @@ export const dapo: LossSpec = {
   terms: ppoClipTerms,
 };
 
-export function dapoLoss(inputs: PolicyLossInputs, options: PolicyLossOptions = {}): PolicyLossResult {
-  return runPolicyLoss(dapo, inputs, options);
-}
+/** dapoLoss: this kind's policyLoss on CPU tensors; dapoWeight: the detached per-token weight [B, T] it applies. */
+export const { loss: dapoLoss, weight: dapoWeight } = lossFunctions(dapo);
 
-/** The detached per-token weight r·1[unclipped] [B, T]. */
-export function dapoWeight(inputs: PolicyLossInputs, options: PolicyLossOptions = {}): Tensor {
-  return dapoLoss(inputs, options).weight;
-}

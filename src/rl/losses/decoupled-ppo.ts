@@ -25,11 +25,9 @@
  * number of valid tokens).
  */
 import { gt, minimum, mul } from '../../autograd/index.js';
-import type { Tensor } from '../../tensor/index.js';
-import {
-  type LossContext, type LossSpec, type LossTerms, type PolicyLossInputs, type PolicyLossOptions, type PolicyLossResult,
-  type ResolvedLossOptions, not, ratio, runPolicyLoss,
-} from './common.js';
+import { type LossContext, type LossSpec, type LossTerms, type ResolvedLossOptions } from './types.js';
+import { not, ratio } from './ratio.js';
+import { lossFunctions } from './run.js';
 import { ppoClipCore } from './ppo-clip.js';
 
 export const DECOUPLED_PPO_DEFAULTS = { epsLow: 0.2, epsHigh: 0.2, aggregation: 'token-mean' } as const;
@@ -54,11 +52,6 @@ export const decoupledPpo: LossSpec = {
   terms: decoupledPpoTerms,
 };
 
-export function decoupledPpoLoss(inputs: PolicyLossInputs, options: PolicyLossOptions = {}): PolicyLossResult {
-  return runPolicyLoss(decoupledPpo, inputs, options);
-}
+/** decoupledPpoLoss: this kind's policyLoss on CPU tensors; decoupledPpoWeight: the detached per-token weight [B, T] it applies. */
+export const { loss: decoupledPpoLoss, weight: decoupledPpoWeight } = lossFunctions(decoupledPpo);
 
-/** The detached per-token weight (π_prox/μ)·r·1[unclipped] [B, T]. */
-export function decoupledPpoWeight(inputs: PolicyLossInputs, options: PolicyLossOptions = {}): Tensor {
-  return decoupledPpoLoss(inputs, options).weight;
-}

@@ -14,8 +14,8 @@
  * Per-token weight: as ppo-clip, r·1[unclipped]. Defaults: epsLow = epsHigh = 0.2, no dual
  * clip, aggregation 'seq-mean-token-sum-norm' (lossScale = T unless given).
  */
-import type { Tensor } from '../../tensor/index.js';
-import { type LossSpec, type PolicyLossInputs, type PolicyLossOptions, type PolicyLossResult, runPolicyLoss } from './common.js';
+import { type LossSpec } from './types.js';
+import { lossFunctions } from './run.js';
 import { ppoClipTerms } from './ppo-clip.js';
 
 export const DR_GRPO_DEFAULTS = { epsLow: 0.2, epsHigh: 0.2, aggregation: 'seq-mean-token-sum-norm' } as const;
@@ -31,11 +31,6 @@ export const drGrpo: LossSpec = {
   terms: ppoClipTerms,
 };
 
-export function drGrpoLoss(inputs: PolicyLossInputs, options: PolicyLossOptions = {}): PolicyLossResult {
-  return runPolicyLoss(drGrpo, inputs, options);
-}
+/** drGrpoLoss: this kind's policyLoss on CPU tensors; drGrpoWeight: the detached per-token weight [B, T] it applies. */
+export const { loss: drGrpoLoss, weight: drGrpoWeight } = lossFunctions(drGrpo);
 
-/** The detached per-token weight r·1[unclipped] [B, T]. */
-export function drGrpoWeight(inputs: PolicyLossInputs, options: PolicyLossOptions = {}): Tensor {
-  return drGrpoLoss(inputs, options).weight;
-}

@@ -25,10 +25,9 @@
 import { add, clamp, eq, exp, ge, gt, le, log, lt, minimum, mul, ne, neg, sign, sub, where } from '../../autograd/index.js';
 import type { Tensor } from '../../tensor/index.js';
 import { LOG_RATIO_CLAMP } from '../is-corrections.js';
-import {
-  type LossContext, type LossSpec, type LossTerms, type PolicyLossInputs, type PolicyLossOptions, type PolicyLossResult,
-  type ResolvedLossOptions, alongSeq, not, runPolicyLoss, seqMean,
-} from './common.js';
+import { type LossContext, type LossSpec, type LossTerms, type ResolvedLossOptions } from './types.js';
+import { alongSeq, not, seqMean } from './ratio.js';
+import { lossFunctions } from './run.js';
 
 export const GMPO_DEFAULTS = { epsLow: 0.4, epsHigh: 0.4, aggregation: 'seq-mean-token-mean' } as const;
 
@@ -72,11 +71,6 @@ export const gmpo: LossSpec = {
   terms: gmpoTerms,
 };
 
-export function gmpoLoss(inputs: PolicyLossInputs, options: PolicyLossOptions = {}): PolicyLossResult {
-  return runPolicyLoss(gmpo, inputs, options);
-}
+/** gmpoLoss: this kind's policyLoss on CPU tensors; gmpoWeight: the detached per-token weight [B, T] it applies. */
+export const { loss: gmpoLoss, weight: gmpoWeight } = lossFunctions(gmpo);
 
-/** The detached per-token weight ρ_i·1[unclipped_t] [B, T]. */
-export function gmpoWeight(inputs: PolicyLossInputs, options: PolicyLossOptions = {}): Tensor {
-  return gmpoLoss(inputs, options).weight;
-}

@@ -13,8 +13,8 @@
  * Per-token weight: as ppo-clip, r·1[unclipped]. Defaults: epsLow = epsHigh = 0.2 (TRL
  * `epsilon`, DeepSeekMath), no dual clip, aggregation 'seq-mean-token-mean'.
  */
-import type { Tensor } from '../../tensor/index.js';
-import { type LossSpec, type PolicyLossInputs, type PolicyLossOptions, type PolicyLossResult, runPolicyLoss } from './common.js';
+import { type LossSpec } from './types.js';
+import { lossFunctions } from './run.js';
 import { ppoClipTerms } from './ppo-clip.js';
 
 export const GRPO_DEFAULTS = { epsLow: 0.2, epsHigh: 0.2, aggregation: 'seq-mean-token-mean' } as const;
@@ -30,11 +30,6 @@ export const grpo: LossSpec = {
   terms: ppoClipTerms,
 };
 
-export function grpoLoss(inputs: PolicyLossInputs, options: PolicyLossOptions = {}): PolicyLossResult {
-  return runPolicyLoss(grpo, inputs, options);
-}
+/** grpoLoss: this kind's policyLoss on CPU tensors; grpoWeight: the detached per-token weight [B, T] it applies. */
+export const { loss: grpoLoss, weight: grpoWeight } = lossFunctions(grpo);
 
-/** The detached per-token weight r·1[unclipped] [B, T]. */
-export function grpoWeight(inputs: PolicyLossInputs, options: PolicyLossOptions = {}): Tensor {
-  return grpoLoss(inputs, options).weight;
-}

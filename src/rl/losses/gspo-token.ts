@@ -16,11 +16,9 @@
  * Defaults: as gspo, epsLow 3e-4, epsHigh 4e-4, aggregation 'seq-mean-token-mean'.
  */
 import { add, clamp, exp, le, maximum, mul, neg, sub } from '../../autograd/index.js';
-import type { Tensor } from '../../tensor/index.js';
-import {
-  type LossContext, type LossSpec, type LossTerms, type PolicyLossInputs, type PolicyLossOptions, type PolicyLossResult,
-  type ResolvedLossOptions, alongSeq, clipIndicator, not, runPolicyLoss, withIs,
-} from './common.js';
+import { type LossContext, type LossSpec, type LossTerms, type ResolvedLossOptions } from './types.js';
+import { alongSeq, clipIndicator, not, withIs } from './ratio.js';
+import { lossFunctions } from './run.js';
 import { GSPO_DEFAULTS, GSPO_LOG_RATIO_MAX, meanLogRatio } from './gspo.js';
 
 export const GSPO_TOKEN_DEFAULTS = GSPO_DEFAULTS;
@@ -50,11 +48,6 @@ export const gspoToken: LossSpec = {
   terms: gspoTokenTerms,
 };
 
-export function gspoTokenLoss(inputs: PolicyLossInputs, options: PolicyLossOptions = {}): PolicyLossResult {
-  return runPolicyLoss(gspoToken, inputs, options);
-}
+/** gspoTokenLoss: this kind's policyLoss on CPU tensors; gspoTokenWeight: the detached per-token weight [B, T] it applies. */
+export const { loss: gspoTokenLoss, weight: gspoTokenWeight } = lossFunctions(gspoToken);
 
-/** The detached per-token weight s_i·1[unclipped_t] [B, T]. */
-export function gspoTokenWeight(inputs: PolicyLossInputs, options: PolicyLossOptions = {}): Tensor {
-  return gspoTokenLoss(inputs, options).weight;
-}

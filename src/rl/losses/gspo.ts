@@ -22,10 +22,9 @@
  */
 import { clamp, div, exp, le, maximum, mul, neg, sub, sum } from '../../autograd/index.js';
 import type { Tensor } from '../../tensor/index.js';
-import {
-  type LossContext, type LossSpec, type LossTerms, type PolicyLossInputs, type PolicyLossOptions, type PolicyLossResult,
-  type ResolvedLossOptions, alongSeq, clipIndicator, not, runPolicyLoss, seqLengths, seqMean, withIs,
-} from './common.js';
+import { type LossContext, type LossSpec, type LossTerms, type ResolvedLossOptions } from './types.js';
+import { alongSeq, clipIndicator, not, seqLengths, seqMean, withIs } from './ratio.js';
+import { lossFunctions } from './run.js';
 
 /** verl's clamp on the log sequence ratio before exp (GSPO). */
 export const GSPO_LOG_RATIO_MAX = 10;
@@ -64,11 +63,6 @@ export const gspo: LossSpec = {
   terms: gspoTerms,
 };
 
-export function gspoLoss(inputs: PolicyLossInputs, options: PolicyLossOptions = {}): PolicyLossResult {
-  return runPolicyLoss(gspo, inputs, options);
-}
+/** gspoLoss: this kind's policyLoss on CPU tensors; gspoWeight: the detached per-token weight [B, T] it applies. */
+export const { loss: gspoLoss, weight: gspoWeight } = lossFunctions(gspo);
 
-/** The detached per-token weight s_i·1[unclipped] [B, T]. */
-export function gspoWeight(inputs: PolicyLossInputs, options: PolicyLossOptions = {}): Tensor {
-  return gspoLoss(inputs, options).weight;
-}

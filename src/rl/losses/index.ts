@@ -2,14 +2,13 @@
  * The policy-loss entry point: `policyLoss(kind, { logp, oldLogp, rolloutLogp, advantages, mask },
  * options) → { loss, metrics, weight, perToken, mask }`, dispatching to one small file per kind.
  * Each file's header cites the equation it implements and its published defaults; the shared
- * machinery (validation, IS correction, aggregation, metrics) is in common.ts, and
+ * machinery is split by concern: types.ts (inputs, options, specs, results), plan.ts (validation),
+ * ratio.ts (the log-space ratio helpers) and run.ts (IS correction, aggregation, metrics), and
  * docs/losses.md tabulates every kind.
  */
 import { ConfigError } from '../../tensor/index.js';
-import {
-  LOSS_KINDS, type LossKind, type LossSpec, type PolicyLossInputs, type PolicyLossOptions, type PolicyLossResult,
-  runPolicyLoss, runPolicyLossAsync,
-} from './common.js';
+import { LOSS_KINDS, type LossKind, type LossSpec, type PolicyLossInputs, type PolicyLossOptions, type PolicyLossResult } from './types.js';
+import { runPolicyLoss, runPolicyLossAsync } from './run.js';
 import { reinforce } from './reinforce.js';
 import { minirl } from './minirl.js';
 import { ppoClip } from './ppo-clip.js';
@@ -23,12 +22,9 @@ import { gmpo } from './gmpo.js';
 import { sapo } from './sapo.js';
 import { decoupledPpo } from './decoupled-ppo.js';
 
-export {
-  LOSS_KINDS, logRatio, ratio, runPolicyLoss, runPolicyLossAsync,
-  type IsCorrectionSpec, type KindOptionName, type LossContext, type LossKind, type LossSpec, type LossTerms,
-  type LossWeightStats, type OwnWeight, type PolicyLossInputs, type PolicyLossMetrics, type PolicyLossOptions,
-  type PolicyLossResult, type ResolvedLossOptions,
-} from './common.js';
+export { LOSS_KINDS, type IsCorrectionSpec, type KindOptionName, type LossContext, type LossKind, type LossSpec, type LossTerms, type LossWeightStats, type OwnWeight, type PolicyLossInputs, type PolicyLossMetrics, type PolicyLossOptions, type PolicyLossResult, type ResolvedLossOptions } from './types.js';
+export { logRatio, ratio } from './ratio.js';
+export { runPolicyLoss, runPolicyLossAsync } from './run.js';
 export * from './reinforce.js';
 export * from './minirl.js';
 export * from './ppo-clip.js';

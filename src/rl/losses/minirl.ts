@@ -28,10 +28,9 @@
  */
 import { add, gt, lt, minimum, mul, neg } from '../../autograd/index.js';
 import type { Tensor } from '../../tensor/index.js';
-import {
-  type LossContext, type LossSpec, type LossTerms, type PolicyLossInputs, type PolicyLossOptions, type PolicyLossResult,
-  type ResolvedLossOptions, not, ratio, runPolicyLoss,
-} from './common.js';
+import { type LossContext, type LossSpec, type LossTerms, type ResolvedLossOptions } from './types.js';
+import { not, ratio } from './ratio.js';
+import { lossFunctions } from './run.js';
 
 export const MINIRL_DEFAULTS = {
   epsLow: 0.2,
@@ -83,11 +82,6 @@ export const minirl: LossSpec = {
   terms: minirlTerms,
 };
 
-export function minirlLoss(inputs: PolicyLossInputs, options: PolicyLossOptions = {}): PolicyLossResult {
-  return runPolicyLoss(minirl, inputs, options);
-}
+/** minirlLoss: this kind's policyLoss on CPU tensors; minirlWeight: the detached per-token weight [B, T] it applies. */
+export const { loss: minirlLoss, weight: minirlWeight } = lossFunctions(minirl);
 
-/** The detached per-token weight M_t · min(π_θ/μ, C) [B, T]. */
-export function minirlWeight(inputs: PolicyLossInputs, options: PolicyLossOptions = {}): Tensor {
-  return minirlLoss(inputs, options).weight;
-}

@@ -19,10 +19,9 @@
  */
 import { gt, lt, mul, neg, clamp, maximum, minimum, where } from '../../autograd/index.js';
 import type { Tensor } from '../../tensor/index.js';
-import {
-  type LossContext, type LossSpec, type LossTerms, type PolicyLossInputs, type PolicyLossOptions, type PolicyLossResult,
-  type ResolvedLossOptions, clipIndicator, inClampRange, not, ratio, runPolicyLoss, withIs,
-} from './common.js';
+import { type LossContext, type LossSpec, type LossTerms, type ResolvedLossOptions } from './types.js';
+import { clipIndicator, inClampRange, not, ratio, withIs } from './ratio.js';
+import { lossFunctions } from './run.js';
 
 export const PPO_CLIP_DEFAULTS = { epsLow: 0.2, epsHigh: 0.2, aggregation: 'token-mean' } as const;
 
@@ -76,11 +75,6 @@ export const ppoClip: LossSpec = {
   terms: ppoClipTerms,
 };
 
-export function ppoClipLoss(inputs: PolicyLossInputs, options: PolicyLossOptions = {}): PolicyLossResult {
-  return runPolicyLoss(ppoClip, inputs, options);
-}
+/** ppoClipLoss: this kind's policyLoss on CPU tensors; ppoClipWeight: the detached per-token weight [B, T] it applies. */
+export const { loss: ppoClipLoss, weight: ppoClipWeight } = lossFunctions(ppoClip);
 
-/** The detached per-token weight r·1[unclipped] [B, T]. */
-export function ppoClipWeight(inputs: PolicyLossInputs, options: PolicyLossOptions = {}): Tensor {
-  return ppoClipLoss(inputs, options).weight;
-}

@@ -11,11 +11,10 @@
  * `loss_agg_mode` default). oldLogp is optional (only `ppoKl` uses it).
  */
 import { mul, neg } from '../../autograd/index.js';
-import { onesLike, type Tensor } from '../../tensor/index.js';
-import {
-  type LossContext, type LossSpec, type LossTerms, type PolicyLossInputs, type PolicyLossOptions, type PolicyLossResult,
-  runPolicyLoss, withIs,
-} from './common.js';
+import { onesLike } from '../../tensor/index.js';
+import { type LossContext, type LossSpec, type LossTerms } from './types.js';
+import { withIs } from './ratio.js';
+import { lossFunctions } from './run.js';
 
 export const REINFORCE_DEFAULTS = { aggregation: 'seq-mean-token-sum' } as const;
 
@@ -36,11 +35,6 @@ export const reinforce: LossSpec = {
   terms: reinforceTerms,
 };
 
-export function reinforceLoss(inputs: PolicyLossInputs, options: PolicyLossOptions = {}): PolicyLossResult {
-  return runPolicyLoss(reinforce, inputs, options);
-}
+/** reinforceLoss: this kind's policyLoss on CPU tensors; reinforceWeight: the detached per-token weight [B, T] it applies. */
+export const { loss: reinforceLoss, weight: reinforceWeight } = lossFunctions(reinforce);
 
-/** The detached per-token weight REINFORCE applies [B, T]. */
-export function reinforceWeight(inputs: PolicyLossInputs, options: PolicyLossOptions = {}): Tensor {
-  return reinforceLoss(inputs, options).weight;
-}

@@ -16,11 +16,9 @@
  * 'seq-mean-token-mean' (verl forces it for SAPO; TRL's sapo uses the per-sequence mean).
  */
 import { add, div, gt, mul, neg, sigmoid, sub } from '../../autograd/index.js';
-import type { Tensor } from '../../tensor/index.js';
-import {
-  type LossContext, type LossSpec, type LossTerms, type PolicyLossInputs, type PolicyLossOptions, type PolicyLossResult,
-  type ResolvedLossOptions, inClampRange, not, ratio, runPolicyLoss, withIs,
-} from './common.js';
+import { type LossContext, type LossSpec, type LossTerms, type ResolvedLossOptions } from './types.js';
+import { inClampRange, not, ratio, withIs } from './ratio.js';
+import { lossFunctions } from './run.js';
 
 export const SAPO_DEFAULTS = { tauPos: 1.0, tauNeg: 1.05, aggregation: 'seq-mean-token-mean' } as const;
 
@@ -46,11 +44,6 @@ export const sapo: LossSpec = {
   terms: sapoTerms,
 };
 
-export function sapoLoss(inputs: PolicyLossInputs, options: PolicyLossOptions = {}): PolicyLossResult {
-  return runPolicyLoss(sapo, inputs, options);
-}
+/** sapoLoss: this kind's policyLoss on CPU tensors; sapoWeight: the detached per-token weight [B, T] it applies. */
+export const { loss: sapoLoss, weight: sapoWeight } = lossFunctions(sapo);
 
-/** The detached per-token weight 4σ(1−σ)·r [B, T]. */
-export function sapoWeight(inputs: PolicyLossInputs, options: PolicyLossOptions = {}): Tensor {
-  return sapoLoss(inputs, options).weight;
-}

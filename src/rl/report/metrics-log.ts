@@ -1,6 +1,6 @@
 /**
- * metrics.jsonl: one JSON object per line, one line per global step (issue 6, "Metrics per
- * global step, written as JSON lines").
+ * metrics.jsonl: the run's metrics as JSON lines, one JSON object per line, one line per global
+ * step.
  *
  * Writing (MetricsLog): each append writes the whole line (JSON + "\n") in one write call, so a
  * run killed mid-write leaves at most one partial line, at the end. With `fsync: true` every

@@ -1,6 +1,6 @@
 /**
- * The run directory's SVG plots (issue 6: "SVG plots (reward, accuracy, entropy, KL on a log
- * axis, clipfrac)"), drawn with svg.ts from metrics.jsonl records.
+ * The run directory's SVG plots (reward, accuracy, entropy, KL on a log axis, clipfrac), drawn
+ * with svg.ts from metrics.jsonl records.
  *
  *   reward.svg    train reward (`reward`) and eval accuracy (`evalAccuracy`, sparse) vs step
  *   entropy.svg   full-vocabulary entropy (`entropy`) vs step

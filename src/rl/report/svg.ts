@@ -1,6 +1,5 @@
 /**
- * A small, dependency-free SVG line-chart writer for the run-directory plots (issue 6:
- * "SVG plots ... written by the project's own small SVG writer").
+ * A small, dependency-free SVG line-chart writer for the run-directory plots.
  *
  * lineChart(spec) returns a standalone SVG 1.1 document (a string starting with `<svg` and
  * carrying xmlns="http://www.w3.org/2000/svg"): a title, a frame with x/y axes, tick labels at

@@ -13,3 +13,4 @@ export * from './moe-policy.js';
 export * from './dynamics.js';
 export * from './setups.js';
 export * from './experiments.js';
+export * from './report.js';

@@ -4,7 +4,7 @@
  * response tokens only, one AdamW step per batch, with the trainer's own model and optimiser.
  */
 import { ConfigError, Rng, tensor } from '../../tensor/index.js';
-import { AdamW, clipGradNorm } from '../../nn/index.js';
+import { AdamW, clipGradNormAsync } from '../../nn/index.js';
 import type { Trainer } from './trainer.js';
 
 export interface Demonstration {
@@ -20,8 +20,8 @@ export interface ColdStartOptions {
   rng?: Rng;
 }
 
-/** Runs `steps` SFT steps on batches drawn from `demos`; returns the loss per step. */
-export function coldStart(trainer: Trainer, demos: readonly Demonstration[], o: ColdStartOptions): number[] {
+/** Runs `steps` SFT steps on batches drawn from `demos`; resolves to the loss per step. Reads are awaited, so it runs on any device. */
+export async function coldStart(trainer: Trainer, demos: readonly Demonstration[], o: ColdStartOptions): Promise<number[]> {
   if (demos.length === 0) throw new ConfigError('coldStart: no demonstrations');
   const P = demos[0]!.prompt.length;
   const A = demos[0]!.response.length;
@@ -46,10 +46,10 @@ export function coldStart(trainer: Trainer, demos: readonly Demonstration[], o: 
     const r = trainer.model.forward(t.slice(1, 0, L - 1));
     const nll = r.logits.logSoftmax(-1).gather(-1, t.slice(1, 1, L).unsqueeze(-1)).squeeze(-1).mul(m).sum().div(-o.batchSize * A);
     nll.add(r.auxLoss).backward();
-    clipGradNorm(trainer.model.parameters(), trainer.config.maxGradNorm);
+    await clipGradNormAsync(trainer.model.parameters(), trainer.config.maxGradNorm);
     opt.step();
     opt.zeroGrad();
-    losses.push(nll.itemSync());
+    losses.push(await nll.item());
   }
   trainer.engine.syncWeights();
   return losses;

@@ -12,7 +12,7 @@ import {
   routeFlipEngine, runDynamics, sequenceSpace, stalenessSetup, table, tabularPolicy, theoryReport, tokenLogProbs,
   exactEngine, type DynamicsRecord,
 } from '../../../src/rl/theory/index.js';
-import { valueArb } from '../../helpers/arbitraries.js';
+import { valueArb, valuesArb } from '../../helpers/arbitraries.js';
 
 const lastOf = (r: DynamicsRecord[]): DynamicsRecord => r[r.length - 1]!;
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
@@ -21,7 +21,7 @@ describe('the dynamics engine', () => {
   it('with the sequence weight, ascent equals exact J_seq ascent (autograd ∇J_seq) to 1e-10', () => {
     const sp = sequenceSpace(2, 3);
     const k = sp.numPrefixes * 2;
-    const arr = (n: number) => fc.array(valueArb(-1, 1), { minLength: n, maxLength: n });
+    const arr = (n: number) => valuesArb(n, valueArb(-1, 1));
     fc.assert(fc.property(arr(k), arr(k), arr(sp.numSeqs), (theta0, e, reward) => {
       const policy = tabularPolicy(sp);
       const engine = logitErrorEngine(0.7, e);

@@ -12,7 +12,8 @@ import {
   sequenceSpace, table, perSequence, tabularPolicy, tokenLogProbs, tokenLogp, biasVarianceSetup, sharedPolicy,
   type EstimatorName, type SequenceSpace,
 } from '../../../src/rl/theory/index.js';
-import { valueArb } from '../../helpers/arbitraries.js';
+import { valueArb, valuesArb } from '../../helpers/arbitraries.js';
+import { expectClose } from '../../helpers/assert.js';
 
 const RUNS = { numRuns: 30 } as const;
 
@@ -31,7 +32,7 @@ const drawArb: fc.Arbitrary<Draw> = fc
   .chain(({ V, T }) => {
     const sp = spaceFor(V, T);
     const k = sp.numPrefixes * V;
-    const arr = (n: number, lo: number, hi: number) => fc.array(valueArb(lo, hi), { minLength: n, maxLength: n });
+    const arr = (n: number, lo: number, hi: number) => valuesArb(n, valueArb(lo, hi));
     return fc.record({
       V: fc.constant(V), T: fc.constant(T), theta: arr(k, -2, 2), muLogits: arr(k, -2, 2), old: arr(k, -2, 2),
       reward: fc.oneof(arr(sp.numSeqs, -1, 1), fc.array(fc.constantFrom(0, 1), { minLength: sp.numSeqs, maxLength: sp.numSeqs })),
@@ -77,14 +78,6 @@ function bruteCoef(name: EstimatorName, sp: SequenceSpace, z: number[], old: num
 
 const vals = (t: Tensor): Float64Array => t.toArraySync() as Float64Array;
 
-function expectClose(got: ArrayLike<number>, want: ArrayLike<number>, tol: number, what: string): void {
-  expect(got.length).toBe(want.length);
-  for (let i = 0; i < want.length; i++) {
-    const err = Math.abs(got[i]! - want[i]!);
-    if (!(err <= tol * Math.max(1, Math.abs(want[i]!)))) expect.fail(`${what}[${i}]: got ${got[i]}, want ${want[i]} (|diff| ${err.toExponential(2)})`);
-  }
-}
-
 describe('exact expectations equal brute-force summation (random tabular worlds)', () => {
   it('J_seq, ∇J_seq, token log-probs and KL', () => {
     fc.assert(fc.property(drawArb, (d) => {
@@ -93,17 +86,17 @@ describe('exact expectations equal brute-force summation (random tabular worlds)
       const theta = Float64Array.from(d.theta);
       let want = 0;
       for (let n = 0; n < sp.numSeqs; n++) want += bruteSeqProb(sp, d.theta, n) * d.reward[n]!;
-      expectClose([jSeqValue(policy, theta, d.reward)], [want], 1e-12, 'J_seq');
+      expectClose([jSeqValue(policy, theta, d.reward)], [want], { tol: 1e-12, what: 'J_seq' });
       const auto = vals(grad((x) => jSeq(sp, x, perSequence(sp, d.reward)), [table(sp, d.theta)])[0]!);
-      expectClose(jSeqGradient(policy, theta, d.reward), auto, 1e-12, '∇J_seq');
+      expectClose(jSeqGradient(policy, theta, d.reward), auto, { tol: 1e-12, what: '∇J_seq' });
       const lp = tokenLogProbs(sp, d.theta);
-      expectClose(lp, vals(tokenLogp(sp, table(sp, d.theta))), 1e-12, 'log π');
+      expectClose(lp, vals(tokenLogp(sp, table(sp, d.theta))), { tol: 1e-12, what: 'log π' });
       let kl = 0;
       for (let n = 0; n < sp.numSeqs; n++) {
         const p = bruteSeqProb(sp, d.muLogits, n);
         kl += p * Math.log(p / bruteSeqProb(sp, d.theta, n));
       }
-      expectClose([klSequence(sp, tokenLogProbs(sp, d.muLogits), lp)], [kl], 1e-10, 'KL');
+      expectClose([klSequence(sp, tokenLogProbs(sp, d.muLogits), lp)], [kl], { tol: 1e-10, what: 'KL' });
     }), RUNS);
   });
 
@@ -114,7 +107,7 @@ describe('exact expectations equal brute-force summation (random tabular worlds)
       const theta = Float64Array.from(d.theta);
       const inputs = { policy, theta, reward: d.reward, logpOld: tokenLogProbs(sp, d.old), logpMu: tokenLogProbs(sp, d.muLogits) };
       const m = estimatorMoments(name, inputs);
-      expectClose(expectedGradient(name, inputs), m.mean, 1e-12, `${name} mean vs moments`);
+      expectClose(expectedGradient(name, inputs), m.mean, { tol: 1e-12, what: `${name} mean vs moments` });
       // Per response, g(y) = ∇ Σ_t c_t log π_θ(y_t) through autograd; then the mean and E‖g‖².
       const T = sp.length;
       const mean = new Float64Array(theta.length);
@@ -129,9 +122,9 @@ describe('exact expectations equal brute-force summation (random tabular worlds)
         for (let i = 0; i < g.length; i++) { mean[i]! += w * g[i]!; sq += g[i]! * g[i]!; }
         second += w * sq;
       }
-      expectClose(m.mean, mean, 1e-10, `${name} mean`);
+      expectClose(m.mean, mean, { tol: 1e-10, what: `${name} mean` });
       const variance = second - mean.reduce((s, v) => s + v * v, 0);
-      expectClose([m.variance], [Math.max(0, variance)], 1e-9, `${name} variance`);
+      expectClose([m.variance], [Math.max(0, variance)], { tol: 1e-9, what: `${name} variance` });
     }), RUNS);
   });
 });
@@ -143,7 +136,7 @@ describe('sequence IS is exact; every estimator is exact at μ = π_old = π_θ'
       const policy = tabularPolicy(sp);
       const theta = Float64Array.from(d.theta);
       const g = expectedGradient('seq-is', { policy, theta, reward: d.reward, logpOld: tokenLogProbs(sp, d.old), logpMu: tokenLogProbs(sp, d.muLogits) }, { baseline });
-      expectClose(g, jSeqGradient(policy, theta, d.reward), 1e-10, 'seq-is − ∇J_seq');
+      expectClose(g, jSeqGradient(policy, theta, d.reward), { tol: 1e-10, what: 'seq-is − ∇J_seq' });
     }), RUNS);
   });
 
@@ -154,7 +147,7 @@ describe('sequence IS is exact; every estimator is exact at μ = π_old = π_θ'
       const theta = Float64Array.from(d.theta);
       const lp = tokenLogProbs(sp, d.theta);
       const g = expectedGradient(name, { policy, theta, reward: d.reward, logpOld: lp, logpMu: lp });
-      expectClose(g, jSeqGradient(policy, theta, d.reward), 1e-10, `${name} at μ = π`);
+      expectClose(g, jSeqGradient(policy, theta, d.reward), { tol: 1e-10, what: `${name} at μ = π` });
     }), RUNS);
   });
 });
@@ -163,22 +156,29 @@ describe('bias against δ and T (docs/theory.md, figure 1)', () => {
   const TOKEN_LEVEL: EstimatorName[] = ['no-is', 'token-is', 'token-tis', 'minirl', 'minirl-noclip', 'gspo'];
   const norm = (a: ArrayLike<number>, b: ArrayLike<number>) => Math.sqrt(Array.from(a).reduce((s, v, i) => s + (v - b[i]!) ** 2, 0));
 
-  /** Keeps a draw when bias(1e-2) ≥ 1e-5, then asserts the ratio over two halvings is in [1.6, 2.4]. */
+  /**
+   * Keeps a draw when bias(1e-3) ≥ 5e-5, i.e. its leading coefficient |b₁| ≳ 0.05, then asserts
+   * the ratio over two halvings (1e-3 → 5e-4 → 2.5e-4) is in [1.7, 2.3]. The ratio is
+   * 2(1 + ε)/(1 + ε/2) with ε = (b₂/b₁)·x, so the filter keeps ε below about 0.02·|b₂|.
+   * Measured with THEORY_RUNS=3000 (both properties, about 3,300 kept draws): worst |ratio − 2|
+   * 0.014, against the 0.3 the bounds allow.
+   */
   function expectLinear(what: string, bias: (x: number) => number): boolean {
-    const b = [1e-2, 5e-3, 2.5e-3].map(bias);
-    if (b[0]! < 1e-5) return false;
+    const b = [1e-3, 5e-4, 2.5e-4].map(bias);
+    if (b[0]! < 5e-5) return false;
     for (const [i, j] of [[0, 1], [1, 2]] as const) {
       const ratio = b[i]! / b[j]!;
-      if (!(ratio >= 1.6 && ratio <= 2.4)) expect.fail(`${what}: bias ratio ${ratio} over halving ${i}→${j} (biases ${b.join(', ')})`);
+      worstRatio = Math.max(worstRatio, Math.abs(ratio - 2));
+      if (!(ratio >= 1.7 && ratio <= 2.3)) expect.fail(`${what}: bias ratio ${ratio} over halving ${i}→${j} (biases ${b.join(', ')})`);
     }
     return true;
   }
+  let worstRatio = 0;
 
   /**
    * First order in δ: μ = softmax(θ + δe), θ = θ_old. The bias is δ·b₁ + O(δ²), so halving δ
-   * halves it: ratio in [1.6, 2.4] for δ = 1e-2 → 5e-3 → 2.5e-3. A draw is kept when the bias at
-   * δ = 1e-2 is ≥ 1e-5 (b₁ can vanish: T = 1 makes every token weight the sequence weight, and a
-   * constant reward cancels it).
+   * halves it (expectLinear). A draw is kept only when b₁ is not small (b₁ can vanish: T = 1
+   * makes every token weight the sequence weight, and a constant reward cancels it).
    */
   it('bias is linear in δ for every estimator but seq-is (ratio over halvings ≈ 2)', () => {
     let kept = 0;
@@ -192,14 +192,15 @@ describe('bias against δ and T (docs/theory.md, figure 1)', () => {
         policy, theta, reward: d.reward, logpOld: lp, logpMu: tokenLogProbs(sp, d.theta.map((v, i) => v + delta * d.muLogits[i]!)),
       }), truth);
       if (expectLinear(`${name}, δ`, bias)) kept++;
-    }), { numRuns: 60 });
-    expect(kept).toBeGreaterThan(20);
+    }), { numRuns: Number(process.env.THEORY_RUNS ?? 60) });
+    expect(kept).toBeGreaterThan(12);
+    if (process.env.THEORY_RUNS) console.log('worst |ratio − 2|', worstRatio, 'kept', kept);
   });
 
   /**
    * First order in staleness: μ = π_old, θ = θ_old + s·d. Every estimator but seq-is (which is
    * exact) and MiniRL with its mask (piecewise: the mask switches on at a finite s) has bias
-   * s·b₁ + O(s²): ratio over halvings of s in [1.6, 2.4].
+   * s·b₁ + O(s²): halving s halves it (expectLinear).
    */
   it('bias is linear in the staleness s for every unmasked estimator', () => {
     let kept = 0;
@@ -212,8 +213,9 @@ describe('bias against δ and T (docs/theory.md, figure 1)', () => {
         return norm(expectedGradient(name, { policy, theta, reward: d.reward, logpOld: lp, logpMu: lp }), jSeqGradient(policy, theta, d.reward));
       };
       if (expectLinear(`${name}, s`, bias)) kept++;
-    }), { numRuns: 60 });
-    expect(kept).toBeGreaterThan(20);
+    }), { numRuns: Number(process.env.THEORY_RUNS ?? 60) });
+    expect(kept).toBeGreaterThan(12);
+    if (process.env.THEORY_RUNS) console.log('worst |ratio − 2|', worstRatio, 'kept', kept);
   });
 
   /**

@@ -14,7 +14,7 @@ import { BINARY_FN, COMPARE_FN } from '../../../src/tensor/cpu/kernels/elementwi
 import { binaryIntoV1, unaryIntoV1, whereIntoV1 } from '../../../src/tensor/cpu/kernels/elementwise/reference.js';
 import { expandInto, permuteInto } from '../../../src/tensor/cpu/kernels/indexing/current.js';
 import { broadcastShapes, broadcastStrides, stridesOf } from '../../../src/tensor/shape.js';
-import { expectBitwise } from '../../helpers/reduce.js';
+import { expectBitwise } from '../../helpers/assert.js';
 
 type Shape = number[];
 const RUNS = { numRuns: 300 } as const;

@@ -1,14 +1,14 @@
 /**
  * indexAdd (src/tensor/cpu/kernels/indexing/current.ts: first term written, output not
- * pre-zeroed) against the reference (indexing/reference.ts: adds into zeros): repeated, missing and out-of-order indices,
- * several outer slices, f32 and f64, values with ±0, ±Inf and NaN, and an output that holds
+ * pre-zeroed) against the reference (indexing/reference.ts: adds into zeros): repeated, missing
+ * and out-of-order indices, several outer slices, f32 and f64, values with ±0, ±Inf and NaN, and an output that holds
  * garbage on entry: results agree bit for bit (in particular a lone −0 term gives +0).
  */
 import fc from 'fast-check';
 import { describe, it } from 'vitest';
 import { indexAddInto } from '../../../src/tensor/cpu/kernels/indexing/current.js';
 import { indexAddIntoV1 } from '../../../src/tensor/cpu/kernels/indexing/reference.js';
-import { expectBitwise } from '../../helpers/reduce.js';
+import { expectBitwise } from '../../helpers/assert.js';
 
 const valueArb = fc.oneof({ weight: 5, arbitrary: fc.double({ min: -4, max: 4, noNaN: true }) }, { weight: 1, arbitrary: fc.constantFrom(0, -0, Infinity, -Infinity, NaN) });
 

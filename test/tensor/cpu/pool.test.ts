@@ -8,7 +8,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { Rng, cpuBackend, nn, randint, tensor, tidy, zeros, moe } from '../../../src/index.js';
-import { expectBitwise } from '../../helpers/reduce.js';
+import { expectBitwise } from '../../helpers/assert.js';
 
 const pool = cpuBackend.pool;
 const defaultMax = pool.maxBytes;

@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { describe, it } from 'vitest';
 import { logsumexpInto, reduceInto, softmaxInto } from '../../../src/tensor/cpu/kernels/reduce/current.js';
 import { logsumexpIntoV1, reduceIntoV1, softmaxIntoV1 } from '../../../src/tensor/cpu/kernels/reduce/reference.js';
-import { expectBitwise } from '../../helpers/reduce.js';
+import { expectBitwise } from '../../helpers/assert.js';
 
 const special = fc.constantFrom(NaN, 0, -0, Infinity, -Infinity, 1e30, -1e30, 88, -104, -744, -745.5, -746.5, -800);
 const valueArb = fc.oneof({ weight: 6, arbitrary: fc.double({ min: -20, max: 20, noNaN: true }) }, { weight: 1, arbitrary: special });

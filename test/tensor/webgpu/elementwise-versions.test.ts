@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { expect, it } from 'vitest';
 import { roundBf16, roundFp8e4m3, tensor, where, withFlags, type Tensor } from '../../../src/index.js';
 import { broadcastPairArb, shapeArb, sizeOf } from '../../helpers/arbitraries.js';
-import { describeGpu } from './gpu.js';
+import { describeGpu } from '../../helpers/gpu.js';
 
 /** Runs f under kernel version v and returns the raw bits of its result. */
 async function bits(v: 1 | 2, f: () => Tensor): Promise<number[]> {

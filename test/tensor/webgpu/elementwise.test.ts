@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { expect, it } from 'vitest';
 import { tensor, where, type Tensor, DTypeError, DeviceError, liveTensors, tidy } from '../../../src/index.js';
 import { broadcastPairArb, shapeArb, sizeOf, valueArb, valuesArb } from '../../helpers/arbitraries.js';
-import { describeGpu, firstMismatch, gpu } from './gpu.js';
+import { describeGpu, expectGpuClose, gpu } from '../../helpers/gpu.js';
 
 const RUNS = { numRuns: 25 };
 
@@ -18,16 +18,6 @@ const both = (shape: number[], values: number[], requiresGrad = false): [Tensor,
   tensor(Float32Array.from(values), { shape, requiresGrad }),
   tensor(Float32Array.from(values), { shape, device: 'webgpu', requiresGrad }),
 ];
-
-async function expectClose(gpuT: Tensor, cpuT: Tensor, rtol: number, atol: number): Promise<void> {
-  expect(gpuT.device).toBe('webgpu');
-  expect(gpuT.shape).toEqual(cpuT.shape);
-  expect(gpuT.dtype).toBe(cpuT.dtype);
-  const a = await gpuT.toArray();
-  const b = cpuT.toArraySync();
-  const bad = firstMismatch(a, b, rtol, atol);
-  expect(bad, `element ${bad}: gpu ${a[bad]} vs cpu ${b[bad]}`).toBe(-1);
-}
 
 type Unary = { name: string; f: (x: Tensor) => Tensor; lo: number; hi: number; atol?: number };
 const UNARY: Unary[] = [
@@ -63,12 +53,12 @@ describeGpu('webgpu elementwise parity', () => {
       await fc.assert(
         fc.asyncProperty(sample(u.lo, u.hi), async ({ s, v, r }) => {
           const [xc, xg] = both(s, v, true);
-          await expectClose(u.f(xg), u.f(xc), 2e-5, u.atol ?? 1e-6);
+          await expectGpuClose(u.f(xg), u.f(xc), { rtol: 2e-5, atol: u.atol ?? 1e-6 });
           const rc = tensor(Float32Array.from(r), { shape: s });
           const rg = tensor(Float32Array.from(r), { shape: s, device: 'webgpu' });
           u.f(xc).mul(rc).sum().backward();
           u.f(xg).mul(rg).sum().backward();
-          await expectClose(xg.grad!, xc.grad!, 1e-4, 1e-5);
+          await expectGpuClose(xg.grad!, xc.grad!, { rtol: 1e-4, atol: 1e-5 });
         }),
         RUNS,
       );
@@ -95,11 +85,11 @@ describeGpu('webgpu elementwise parity', () => {
             const [bc, bg] = both(sb, vb, true);
             const yc = f(ac, bc);
             const yg = f(ag, bg);
-            await expectClose(yg, yc, 2e-5, 1e-6);
+            await expectGpuClose(yg, yc, { rtol: 2e-5, atol: 1e-6 });
             yc.sum().backward();
             yg.sum().backward();
-            await expectClose(ag.grad!, ac.grad!, 1e-4, 1e-5);
-            await expectClose(bg.grad!, bc.grad!, 1e-4, 1e-5);
+            await expectGpuClose(ag.grad!, ac.grad!, { rtol: 1e-4, atol: 1e-5 });
+            await expectGpuClose(bg.grad!, bc.grad!, { rtol: 1e-4, atol: 1e-5 });
           },
         ),
         RUNS,
@@ -116,9 +106,9 @@ describeGpu('webgpu elementwise parity', () => {
           const [ac, ag] = both(sa, va);
           const [bc, bg] = both(sb, vb);
           for (const op of ['eq', 'ne', 'gt', 'ge', 'lt', 'le'] as const) {
-            await expectClose(ag[op](bg), ac[op](bc), 0, 0);
+            await expectGpuClose(ag[op](bg), ac[op](bc), { rtol: 0, atol: 0 });
           }
-          await expectClose(where(ag.gt(0), ag, bg), where(ac.gt(0), ac, bc), 0, 0);
+          await expectGpuClose(where(ag.gt(0), ag, bg), where(ac.gt(0), ac, bc), { rtol: 0, atol: 0 });
         },
       ),
       RUNS,
@@ -128,10 +118,10 @@ describeGpu('webgpu elementwise parity', () => {
   it('i32 arithmetic, casts, expand and permute match the CPU exactly', async () => {
     const a = tensor([[1, -2, 3], [4, 5, -6]], { dtype: 'i32' });
     const ag = tensor([[1, -2, 3], [4, 5, -6]], { dtype: 'i32', device: 'webgpu' });
-    await expectClose(ag.mul(ag).add(ag.neg()).maximum(1), a.mul(a).add(a.neg()).maximum(1), 0, 0);
-    await expectClose(ag.to('f32').mul(0.5).to('i32'), a.to('f32').mul(0.5).to('i32'), 0, 0);
-    await expectClose(ag.reshape([2, 1, 3]).expand([2, 4, 3]).permute([2, 0, 1]), a.reshape([2, 1, 3]).expand([2, 4, 3]).permute([2, 0, 1]), 0, 0);
-    await expectClose(ag.eq(3), a.eq(3), 0, 0);
+    await expectGpuClose(ag.mul(ag).add(ag.neg()).maximum(1), a.mul(a).add(a.neg()).maximum(1), { rtol: 0, atol: 0 });
+    await expectGpuClose(ag.to('f32').mul(0.5).to('i32'), a.to('f32').mul(0.5).to('i32'), { rtol: 0, atol: 0 });
+    await expectGpuClose(ag.reshape([2, 1, 3]).expand([2, 4, 3]).permute([2, 0, 1]), a.reshape([2, 1, 3]).expand([2, 4, 3]).permute([2, 0, 1]), { rtol: 0, atol: 0 });
+    await expectGpuClose(ag.eq(3), a.eq(3), { rtol: 0, atol: 0 });
   });
 
   it('sigmoid, softplus and tanh stay finite at ±1e4 in f32', async () => {
@@ -140,7 +130,7 @@ describeGpu('webgpu elementwise parity', () => {
     for (const f of [(x: Tensor) => x.sigmoid(), (x: Tensor) => x.softplus(), (x: Tensor) => x.tanh()]) {
       const out = await f(g).toArray();
       expect(out.every(Number.isFinite)).toBe(true);
-      await expectClose(f(g), f(c), 2e-5, 1e-6);
+      await expectGpuClose(f(g), f(c), { rtol: 2e-5, atol: 1e-6 });
     }
   });
 

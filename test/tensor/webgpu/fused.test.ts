@@ -9,7 +9,7 @@ import { expect, it } from 'vitest';
 import { Rng, Tensor, noGrad, randn, tensor, tidy, withFlags } from '../../../src/index.js';
 import { KVCacheLayer, decodeAttention, ropeHeads } from '../../../src/nn/attention.js';
 import { addRmsNorm, rmsNorm } from '../../../src/nn/layers.js';
-import { describeGpu } from './gpu.js';
+import { describeGpu } from '../../helpers/gpu.js';
 
 describeGpu('fused WebGPU kernels', () => {
   it('ropeHeads: the fused kernel equals transpose + applyRope\'s composed ops bit for bit', async () => {

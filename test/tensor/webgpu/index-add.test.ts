@@ -11,7 +11,7 @@ import { expect, it } from 'vitest';
 import { indexAddV2 as indexAdd } from '../../../src/tensor/webgpu/kernels/indexing/current.js';
 import { indexAddV1 } from '../../../src/tensor/webgpu/kernels/indexing/reference.js';
 import type { WebGpuStorage } from '../../../src/tensor/webgpu/index.js';
-import { describeGpu, gpu } from './gpu.js';
+import { describeGpu, gpu } from '../../helpers/gpu.js';
 
 const caseArb = fc
   .record({

@@ -13,9 +13,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { cat, stack, tensor, tidy, type Tensor } from '../../../src/index.js';
-import { shapeArb, sizeOf, valueArb } from '../../helpers/arbitraries.js';
-import { expectBitwise, expectClose } from '../../helpers/reduce.js';
-import { describeGpu, gpu } from './gpu.js';
+import { shapeArb, sizeOf, valuesArb } from '../../helpers/arbitraries.js';
+import { expectBitwise, expectClose } from '../../helpers/assert.js';
+import { describeGpu, gpu } from '../../helpers/gpu.js';
 
 const d = describeGpu;
 
@@ -63,7 +63,7 @@ async function parity(what: string, f: (dev: Dev) => Run, exact = false, atol = 
   expect(wg!.meta, what).toEqual(cpu!.meta);
   cpu!.forEach((c, k) => {
     if (exact) expectBitwise(wg![k]!, c, `${what} #${k}`);
-    else expectClose(wg![k]!, c, RTOL, atol, `${what} #${k}`);
+    else expectClose(wg![k]!, c, { rtol: RTOL, atol, what: `${what} #${k}`, nonFinite: 'match' });
   });
 }
 
@@ -72,7 +72,6 @@ const f32 = (values: readonly number[], shape: readonly number[], dev: Dev, requ
 const i32 = (values: readonly number[], shape: readonly number[], dev: Dev): Tensor =>
   tensor(Int32Array.from(values), { shape: [...shape], device: dev });
 
-const vals = (n: number) => fc.array(valueArb(), { minLength: n, maxLength: n });
 /** Normal-range f32 values (no subnormals: some devices flush them), for bitwise checks. */
 const normalVals = (n: number) =>
   fc.array(fc.integer({ min: -3000, max: 3000 }).map((k) => k / 1024 + (k % 7) * 1e-3), { minLength: n, maxLength: n });
@@ -91,11 +90,11 @@ const alongDimCase = (maxRank = 4, maxDim = 4) =>
           shape: fc.constant(shape),
           dim: fc.constant(dim),
           ishape: fc.constant(ishape),
-          x: vals(sizeOf(shape)),
+          x: valuesArb(sizeOf(shape)),
           index: ints(sizeOf(ishape), 0, shape[dim]! - 1),
-          src: vals(sizeOf(ishape)),
-          r: vals(sizeOf(ishape)),
-          rx: vals(sizeOf(shape)),
+          src: valuesArb(sizeOf(ishape)),
+          r: valuesArb(sizeOf(ishape)),
+          rx: valuesArb(sizeOf(shape)),
         });
       }),
     ),
@@ -111,8 +110,8 @@ d('webgpu indexing kernels: parity with the CPU backend', () => {
           dim: fc.constant(dim),
           start: fc.integer({ min: -n - 1, max: n + 1 }),
           end: fc.option(fc.integer({ min: -n - 1, max: n + 1 }), { nil: undefined }),
-          x: vals(sizeOf(shape)),
-          r: vals(sizeOf(shape)),
+          x: valuesArb(sizeOf(shape)),
+          r: valuesArb(sizeOf(shape)),
         });
       }),
     );
@@ -145,9 +144,9 @@ d('webgpu indexing kernels: parity with the CPU backend', () => {
     await fc.assert(
       fc.asyncProperty(catCase, async ({ shape, dim, lens, seed }) => {
         const shapes = lens.map((l) => withDim(shape, dim, l));
-        const data = shapes.map((s, k) => fc.sample(vals(sizeOf(s)), { seed: seed + k, numRuns: 1 })[0]!);
+        const data = shapes.map((s, k) => fc.sample(valuesArb(sizeOf(s)), { seed: seed + k, numRuns: 1 })[0]!);
         const total = lens.reduce((p, q) => p + q, 0);
-        const r = fc.sample(vals(sizeOf(withDim(shape, dim, total))), { seed: seed - 1, numRuns: 1 })[0]!;
+        const r = fc.sample(valuesArb(sizeOf(withDim(shape, dim, total))), { seed: seed - 1, numRuns: 1 })[0]!;
         await parity(`cat dim ${dim} of ${JSON.stringify(shapes)}`, (dev) => {
           const xs = shapes.map((s, k) => f32(data[k]!, s, dev, true));
           const y = cat(xs, dim);
@@ -157,8 +156,8 @@ d('webgpu indexing kernels: parity with the CPU backend', () => {
         // stack of same-shaped inputs, along any of rank + 1 positions (leading, middle or last)
         const k = lens.length;
         const sdim = Math.abs(seed) % (shape.length + 1);
-        const sdata = Array.from({ length: k }, (_, t) => fc.sample(vals(sizeOf(shape)), { seed: seed + 100 + t, numRuns: 1 })[0]!);
-        const rs = fc.sample(vals(k * sizeOf(shape)), { seed: seed + 99, numRuns: 1 })[0]!;
+        const sdata = Array.from({ length: k }, (_, t) => fc.sample(valuesArb(sizeOf(shape)), { seed: seed + 100 + t, numRuns: 1 })[0]!);
+        const rs = fc.sample(valuesArb(k * sizeOf(shape)), { seed: seed + 99, numRuns: 1 })[0]!;
         await parity(`stack dim ${sdim} of ${k} × [${shape}]`, (dev) => {
           const xs = sdata.map((v) => f32(v, shape, dev, true));
           const y = stack(xs, sdim);
@@ -207,9 +206,9 @@ d('webgpu indexing kernels: parity with the CPU backend', () => {
           V: fc.constant(V),
           D: fc.constant(D),
           ishape: fc.constant(ishape),
-          w: vals(V * D),
+          w: valuesArb(V * D),
           index: ints(sizeOf(ishape), 0, V - 1),
-          r: vals(sizeOf(ishape) * D),
+          r: valuesArb(sizeOf(ishape) * D),
         }),
       );
     await fc.assert(
@@ -232,7 +231,7 @@ d('webgpu indexing kernels: parity with the CPU backend', () => {
         perm: fc.shuffledSubarray(shape.map((_, i) => i), { minLength: shape.length, maxLength: shape.length }),
         t: fc.tuple(fc.integer({ min: 0, max: shape.length - 1 }), fc.integer({ min: 0, max: shape.length - 1 })),
         grow: fc.array(fc.integer({ min: 1, max: 3 }), { minLength: shape.length + 1, maxLength: shape.length + 1 }),
-        x: vals(sizeOf(shape)),
+        x: valuesArb(sizeOf(shape)),
         seed: fc.integer(),
       }),
     );
@@ -257,7 +256,7 @@ d('webgpu indexing kernels: parity with the CPU backend', () => {
           await parity(`${name} of [${shape}]`, (dev) => {
             const xt = f32(x, shape, dev, true);
             const y = op(xt);
-            const r = fc.sample(vals(y.size), { seed, numRuns: 1 })[0]!;
+            const r = fc.sample(valuesArb(y.size), { seed, numRuns: 1 })[0]!;
             y.mul(f32(r, y.shape, dev)).sum().backward();
             return { outs: [y], leaves: [xt] };
           }, false, name.includes('expand') ? sumAtol : ATOL);

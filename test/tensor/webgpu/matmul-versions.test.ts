@@ -12,7 +12,7 @@ import { matmulT, tensor, withFlags } from '../../../src/index.js';
 import type { MatmulParams } from '../../../src/tensor/backend.js';
 import type { WebGpuStorage } from '../../../src/tensor/webgpu/index.js';
 import { matmul as gpuMatmul } from '../../../src/tensor/webgpu/kernels/matmul.js';
-import { describeGpu, gpu } from './gpu.js';
+import { describeGpu, gpu } from '../../helpers/gpu.js';
 
 function values(n: number, seed: number): Float32Array {
   let s = seed >>> 0;

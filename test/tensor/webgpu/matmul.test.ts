@@ -9,7 +9,7 @@
  * Tolerance, per element, rigorous rather than tuned: the GPU sums k products in f32 in order p =
  * 0..k-1 (with or without fused multiply-add), whose error is at most γ_k·Σ_p|a_p·b_p| with
  * γ_k ≈ k·u, u = 2^-24; the CPU reference (f32 operands) also sums in f32 in that order, without
- * fused multiply-add (since issue 7; it summed in f64 before), so its error has the same bound. So
+ * fused multiply-add, so its error has the same bound. So
  *   |gpu − cpu| ≤ 2·γ_k·(|A|·|B|)ᵢⱼ ≤ 2·(k + 2)·u·(|A|·|B|)ᵢⱼ
  * where |A|·|B| is the same product of absolute values (computed on the CPU). That is a relative
  * 1.2e-5 of the magnitude at k = 97; cancellation can make it large against |result| itself,
@@ -26,7 +26,7 @@ import type { MatmulParams } from '../../../src/tensor/backend.js';
 import type { WebGpuStorage } from '../../../src/tensor/webgpu/index.js';
 import { matmul as gpuMatmul, TILING_HARDWARE } from '../../../src/tensor/webgpu/kernels/matmul.js';
 import { broadcastPairArb, sizeOf } from '../../helpers/arbitraries.js';
-import { describeGpu, gpu } from './gpu.js';
+import { describeGpu, gpu } from '../../helpers/gpu.js';
 
 const RUNS = { numRuns: 30 } as const;
 const U = 2 ** -24;

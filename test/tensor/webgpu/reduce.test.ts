@@ -1,6 +1,6 @@
 /**
  * WebGPU reductions and the softmax family against the CPU backend (src/tensor/webgpu/kernels/
- * reduce.ts vs src/tensor/cpu/reduce.ts): sum/mean/max/min (one dim, several dims, all dims,
+ * reduce.ts vs src/tensor/cpu/kernels/reduce/current.ts): sum/mean/max/min (one dim, several dims, all dims,
  * keepdim), argmax, logsumexp, softmax, logSoftmax and topk, forward and gradients through the
  * public API (backward composes these kernels with the elementwise and indexing GPU kernels),
  * bitwise batch invariance of every row kernel on the GPU, stability at ±1e4 in f32, and i32.
@@ -22,8 +22,9 @@ import {
   argmax, cpuBackend, logSoftmax, logsumexp, max, mean, min, softmax, sum, tensor, topk, webgpuBackend, type Tensor,
 } from '../../../src/index.js';
 import { shapeArb, sizeOf } from '../../helpers/arbitraries.js';
-import { dimArb, dimsArb, expectBitwise, expectClose, realsArb, type DimSpec } from '../../helpers/reduce.js';
-import { describeGpu } from './gpu.js';
+import { expectBitwise, expectClose } from '../../helpers/assert.js';
+import { dimArb, dimsArb, realsArb, type DimSpec } from '../../helpers/reduce.js';
+import { describeGpu } from '../../helpers/gpu.js';
 
 // Acquires the device once, prints the adapter, skips with the reason when there is none.
 const d = describeGpu;
@@ -66,12 +67,12 @@ async function parity(
   const g = await run('webgpu', shape, values, f, grad);
   expect(g.shape).toEqual(c.shape);
   if ('exact' in fwd) expectBitwise(g.y, c.y, `${what} forward`);
-  else expectClose(g.y, c.y, fwd.rtol, fwd.atol, `${what} forward`);
+  else expectClose(g.y, c.y, { rtol: fwd.rtol, atol: fwd.atol, what: `${what} forward`, nonFinite: 'match' });
   if (grad) {
     expect(g.grad === null).toBe(c.grad === null);
     if (c.grad && g.grad) {
       const scale = 1 + absSum(Array.from(probe(c.y.length))) * Math.max(0, ...c.y.map((v) => (Number.isFinite(v) ? Math.abs(v) : 0)));
-      expectClose(g.grad, c.grad, 1e-5, 1e-5 * scale, `${what} grad`);
+      expectClose(g.grad, c.grad, { rtol: 1e-5, atol: 1e-5 * scale, what: `${what} grad`, nonFinite: 'match' });
     }
   }
 }
@@ -305,12 +306,12 @@ d('webgpu softmax family: stability and special values', () => {
       const c = await run('cpu', shape, values, (x) => f(x, -1), false);
       const g = await run('webgpu', shape, values, (x) => f(x, -1), false);
       // Row 1 is all -inf: NaN on both devices (as in PyTorch).
-      expectClose(g.y, c.y, 1e-5, 1e-6, f.name);
+      expectClose(g.y, c.y, { rtol: 1e-5, atol: 1e-6, what: f.name, nonFinite: 'match' });
     }
     const g = await run('webgpu', shape, values, (x) => logsumexp(x, -1), false);
     const c = await run('cpu', shape, values, (x) => logsumexp(x, -1), false);
     expect(g.y[1]).toBe(-Infinity);
-    expectClose(g.y, c.y, 1e-5, 1e-5, 'logsumexp with -inf');
+    expectClose(g.y, c.y, { rtol: 1e-5, atol: 1e-5, what: 'logsumexp with -inf', nonFinite: 'match' });
   });
 
   it('signed zeros: max/min/topk return the first of equal ±0 with its sign, as on the CPU (bitwise)', async () => {

@@ -12,7 +12,7 @@
  */
 import { expect, it } from 'vitest';
 import { getFlag, tensor, tidy, withFlags } from '../../../src/index.js';
-import { describeGpu, gpu } from './gpu.js';
+import { describeGpu, gpu } from '../../helpers/gpu.js';
 
 describeGpu('webgpu: identity copies share buffers', () => {
   it('reshape / detach / clone / assign: values survive the original, pool returns to its start', async () => {

@@ -1,7 +1,7 @@
 /**
  * WebGPU matmul: register-tiled, batched, with the transpose flags handled inside the kernel
  * (backward never materialises a transpose). Same contract as the CPU kernel
- * (src/tensor/cpu/kernels/matmul.ts): for every batch index, out[i, j] = Σ_p opA(i, p)·opB(p, j)
+ * (src/tensor/cpu/kernels/matmul/index.ts): for every batch index, out[i, j] = Σ_p opA(i, p)·opB(p, j)
  * with opA(i, p) = transA ? A[p, i] : A[i, p] and opB(p, j) = transB ? B[j, p] : B[p, j];
  * the output [...batch, m, n] is fresh storage, k = 0 gives zeros, an empty output dispatches
  * nothing.

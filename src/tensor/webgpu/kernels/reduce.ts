@@ -1,6 +1,6 @@
 /**
  * WebGPU single-axis kernels over an [outer, n, inner] view: sum/max/min, argmax, logsumexp,
- * softmax/logSoftmax and topk. They mirror src/tensor/cpu/reduce.ts.
+ * softmax/logSoftmax and topk. They mirror src/tensor/cpu/kernels/reduce/current.ts.
  *
  * Batch invariance: every output row (one (outer, inner) pair) is computed by exactly one
  * invocation with a sequential loop over the n axis in index order, so a row's result does not

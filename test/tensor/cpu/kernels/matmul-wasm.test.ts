@@ -15,7 +15,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fillBinades as fill, sameBits } from '../../../helpers/bits.js';
+import { expectSameBits, fillBinades as fill } from '../../../helpers/bits.js';
 import { cpuMatmulImpl, matmulInto } from '../../../../src/tensor/cpu/kernels/matmul/index.js';
 import { matmulJs } from '../../../../src/tensor/cpu/kernels/matmul/js.js';
 import { matmulNaiveF32 } from '../../../../src/tensor/cpu/kernels/matmul/reference.js';
@@ -26,14 +26,6 @@ import {
   startWasmMatmulWorkers,
   wasmMatmulStatus,
 } from '../../../../src/tensor/cpu/kernels/matmul/wasm.js';
-
-function expectSame(got: Float32Array, want: Float32Array, what: unknown): void {
-  if (!sameBits(got, want)) {
-    let i = 0;
-    while (i < got.length && Object.is(got[i], want[i])) i++;
-    expect.fail(`differs at element ${i}: ${got[i]} vs ${want[i]} for ${JSON.stringify(what)}`);
-  }
-}
 
 interface Case {
   m: number;
@@ -100,7 +92,7 @@ describe('WebAssembly SIMD f32 matmul (v3)', () => {
         fc.assert(
           fc.property(caseArb, (c) => {
             const [got, want] = runBoth(c);
-            expectSame(got, want, c);
+            expectSameBits(got, want, c);
           }),
           { numRuns: 300 },
         );
@@ -113,7 +105,7 @@ describe('WebAssembly SIMD f32 matmul (v3)', () => {
           for (const [transA, transB] of LAYOUTS) {
             const c = { m, k, n, aOff: 3, bOff: 1, outOff: 2, transA, transB, seed: m * 7 + n };
             const [got, want] = runBoth(c);
-            expectSame(got, want, c);
+            expectSameBits(got, want, c);
           }
         }
       });
@@ -127,7 +119,7 @@ describe('WebAssembly SIMD f32 matmul (v3)', () => {
           const want = new Float32Array(m * n);
           matmulWasmF32(a, 0, b, 0, got, 0, m, k, n, transA, transB);
           matmulJs(a, 0, b, 0, want, 0, m, k, n, transA, transB, true);
-          expectSame(got, want, { m, k, n, transA, transB });
+          expectSameBits(got, want, { m, k, n, transA, transB });
         }
       });
     });
@@ -152,11 +144,11 @@ describe('WebAssembly SIMD f32 matmul (v3)', () => {
           configureWasmMatmul({ threads: 1 });
           const full1 = new Float32Array(m * n);
           matmulWasmF32(a, 0, b, 0, full1, 0, m, k, n, false, transB);
-          expectSame(full1, full2, { m, k, n, transB, threads: '1 vs 2' });
+          expectSameBits(full1, full2, { m, k, n, transB, threads: '1 vs 2' });
           const row = new Float32Array(n);
           for (let i = 0; i < m; i++) {
             matmulWasmF32(a, i * k, b, 0, row, 0, 1, k, n, false, transB);
-            expectSame(row, full2.subarray(i * n, (i + 1) * n), { m, k, n, transB, i });
+            expectSameBits(row, full2.subarray(i * n, (i + 1) * n), { m, k, n, transB, i });
           }
         },
       ),
@@ -170,7 +162,7 @@ describe('WebAssembly SIMD f32 matmul (v3)', () => {
       for (const [transA, transB] of m === 5 ? LAYOUTS.slice(0, 2) : LAYOUTS) {
         const c = { m, k, n, aOff: 1, bOff: 2, outOff: 3, transA, transB, seed: m + n };
         const [got, want] = runBoth(c);
-        expectSame(got, want, c);
+        expectSameBits(got, want, c);
       }
     }
   });
@@ -212,16 +204,16 @@ describe('WebAssembly SIMD f32 matmul (v3)', () => {
         const want = new Float32Array(m * n);
         matmulWasmF32(a, 0, b, 0, got, 0, m, k, n, false, true);
         matmulJs(a, 0, b, 0, want, 0, m, k, n, false, true, true);
-        expectSame(got, want, c);
+        expectSameBits(got, want, c);
       } else {
         const [got, want] = runBoth(c);
-        expectSame(got, want, c);
+        expectSameBits(got, want, c);
       }
     }
     releaseWasmMatmul();
     const c = { m: 11, k: 13, n: 17, aOff: 1, bOff: 1, outOff: 1, transA: true, transB: false, seed: 3 };
     const [got, want] = runBoth(c);
-    expectSame(got, want, c);
+    expectSameBits(got, want, c);
   });
 
   it('lets a process exit on its own after using worker threads (they are unref()ed)', () => {
@@ -252,6 +244,6 @@ describe('WebAssembly SIMD f32 matmul (v3)', () => {
     const want = new Float32Array(m * n);
     matmulInto(a, 0, b, 0, got, 0, m, k, n, true, true);
     matmulNaiveF32(a, 0, b, 0, want, 0, m, k, n, true, true);
-    expectSame(got, want, { m, k, n });
+    expectSameBits(got, want, { m, k, n });
   });
 });

@@ -2,36 +2,27 @@
  * The CPU matmul kernels and their two references (kernels/matmul/):
  *  - v1 references: matmulNaive accumulates in float64 (one rounding at the store) and is what
  *    f64 and mixed f32/f64 products compute; matmulNaiveF32 rounds every product and every sum
- *    to f32, and is what f32 products compute (the WebAssembly SIMD kernel's rule).
+ *    to f32, and is what f32 products compute (the WebAssembly SIMD kernel matches it bit for bit).
  *  - v2, matmulJs (the JS 3 x 4 register tile): with f64 accumulation it must equal
  *    matmulNaive bit for bit for every size, offset, transpose and array type; with f32
  *    accumulation (its role as the fallback of the WebAssembly kernel) it must equal
  *    matmulNaiveF32 bit for bit.
  *  - matmulInto, what the backend calls: f32 operands must give matmulNaiveF32's bits, f64
  *    operands matmulNaive's.
- * Before the WebAssembly kernel, f32 products accumulated in float64, and these tests
- * asserted matmulInto == matmulNaive for f32 too; that assertion now holds for matmulJs in
- * f64 mode, and f32 matmulInto is held to the f32 reference instead. Every kernel is also
- * checked for batch invariance (a row computed alone equals that row inside any batch).
+ * Every kernel is also checked for batch invariance (a row computed alone equals that row inside any batch).
  * Comparisons are on the bytes of the whole output array, so writes outside the m*n block are
  * caught too. The WebAssembly kernel's own properties (threads, blocks) are in
  * matmul-wasm.test.ts (kernels/matmul/wasm.ts).
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { fillBinades as fill, sameBits } from '../../../helpers/bits.js';
+import { expectSameBits, fillBinades as fill, sameBits } from '../../../helpers/bits.js';
 import { type FloatArray, matmulInto } from '../../../../src/tensor/cpu/kernels/matmul/index.js';
 import { matmulJs } from '../../../../src/tensor/cpu/kernels/matmul/js.js';
 import { matmulNaive, matmulNaiveF32 } from '../../../../src/tensor/cpu/kernels/matmul/reference.js';
 
 type Ctor = Float32ArrayConstructor | Float64ArrayConstructor;
 const CTORS: Record<'f32' | 'f64', Ctor> = { f32: Float32Array, f64: Float64Array };
-
-/** Index of the first element that differs (Object.is), for readable failures; -1 if none. */
-function firstDiff(x: FloatArray, y: FloatArray): number {
-  for (let i = 0; i < x.length; i++) if (!Object.is(x[i], y[i])) return i;
-  return x.length === y.length ? -1 : x.length;
-}
 
 interface Case {
   dtype: 'f32' | 'f64';
@@ -69,13 +60,6 @@ function runBoth(c: Case, fast: Kernel = jsF64, ref: Kernel = matmulNaive): [Flo
   fast(a, c.aOff, b, c.bOff, got, c.outOff, c.m, c.k, c.n, c.transA, c.transB);
   ref(a, c.aOff, b, c.bOff, want, c.outOff, c.m, c.k, c.n, c.transA, c.transB);
   return [got, want];
-}
-
-function expectSame(got: FloatArray, want: FloatArray, what: unknown): void {
-  if (!sameBits(got, want)) {
-    const i = firstDiff(got, want);
-    expect.fail(`differs at element ${i}: ${got[i]} vs ${want[i]} for ${JSON.stringify(what)}`);
-  }
 }
 
 /** Sizes 0..37, biased towards 0, 1 and sizes around the 3 x 4 tile. */
@@ -119,7 +103,7 @@ describe('matmulJs (v2) with float64 accumulation', () => {
     fc.assert(
       fc.property(caseArb, (c) => {
         const [got, want] = runBoth(c);
-        expectSame(got, want, c);
+        expectSameBits(got, want, c);
       }),
       { numRuns: 400 },
     );
@@ -143,7 +127,7 @@ describe('matmulJs (v2) with float64 accumulation', () => {
           const row = new C(n);
           for (let i = 0; i < m; i++) {
             jsF64(a, i * k, b, 0, row, 0, 1, k, n, false, transB);
-            expectSame(row, full.subarray(i * n, (i + 1) * n), { dtype, m, k, n, transB, i });
+            expectSameBits(row, full.subarray(i * n, (i + 1) * n), { dtype, m, k, n, transB, i });
           }
         },
       ),
@@ -165,12 +149,12 @@ describe('matmulJs (v2) with float64 accumulation', () => {
         // (The reference is slow at this size; once is enough.)
         const want = new Float32Array(m * n);
         matmulNaive(a, 0, b, 0, want, 0, m, k, n, false, transB);
-        expectSame(full, want, { m, k, n, transB });
+        expectSameBits(full, want, { m, k, n, transB });
       }
       const row = new Float32Array(n);
       for (const i of [0, 1, 2, 3, 92, 93, 94, 99]) {
         jsF64(a, i * k, b, 0, row, 0, 1, k, n, false, transB);
-        expectSame(row, full.subarray(i * n, (i + 1) * n), { i, transB });
+        expectSameBits(row, full.subarray(i * n, (i + 1) * n), { i, transB });
       }
     }
   });
@@ -183,7 +167,7 @@ describe('matmulJs (v2) with float64 accumulation', () => {
         for (const dtype of k > 100_000 ? (['f32'] as const) : (['f32', 'f64'] as const)) {
           const c = { dtype, m, k, n, aOff: 1, bOff: 2, outOff: 3, transA, transB, seed: m + n };
           const [got, want] = runBoth(c);
-          expectSame(got, want, c);
+          expectSameBits(got, want, c);
         }
       }
     }
@@ -220,7 +204,7 @@ describe('matmulJs (v2) with float64 accumulation', () => {
           const want = new OutC(m * n);
           jsF64(a, 0, b, 0, got, 0, m, k, n, transA, transB);
           matmulNaive(a, 0, b, 0, want, 0, m, k, n, transA, transB);
-          expectSame(got, want, { m, k, n, transA, transB, out: OutC.name });
+          expectSameBits(got, want, { m, k, n, transA, transB, out: OutC.name });
         }
       }
     }
@@ -233,7 +217,7 @@ describe('matmulJs (v2) with f32 accumulation (the WebAssembly kernel\'s fallbac
       fc.property(caseArb, (c0) => {
         const c = { ...c0, dtype: 'f32' as const };
         const [got, want] = runBoth(c, jsF32, matmulNaiveF32);
-        expectSame(got, want, c);
+        expectSameBits(got, want, c);
       }),
       { numRuns: 300 },
     );
@@ -245,7 +229,7 @@ describe('matmulJs (v2) with f32 accumulation (the WebAssembly kernel\'s fallbac
       for (const [transA, transB] of layouts) {
         const c = { dtype: 'f32' as const, m, k, n, aOff: 1, bOff: 2, outOff: 3, transA, transB, seed: m + n };
         const [got, want] = runBoth(c, jsF32, matmulNaiveF32);
-        expectSame(got, want, c);
+        expectSameBits(got, want, c);
       }
     }
     const m = 100, k = 2100, n = 383;
@@ -256,7 +240,7 @@ describe('matmulJs (v2) with f32 accumulation (the WebAssembly kernel\'s fallbac
     const row = new Float32Array(n);
     for (const i of [0, 1, 2, 3, 92, 93, 94, 99]) {
       jsF32(a, i * k, b, 0, row, 0, 1, k, n, false, true);
-      expectSame(row, full.subarray(i * n, (i + 1) * n), { i });
+      expectSameBits(row, full.subarray(i * n, (i + 1) * n), { i });
     }
   });
 
@@ -273,7 +257,7 @@ describe('matmulInto (what the CPU backend runs)', () => {
     fc.assert(
       fc.property(caseArb, (c) => {
         const [got, want] = runBoth(c, matmulInto, c.dtype === 'f32' ? matmulNaiveF32 : matmulNaive);
-        expectSame(got, want, c);
+        expectSameBits(got, want, c);
       }),
       { numRuns: 300 },
     );
@@ -288,7 +272,7 @@ describe('matmulInto (what the CPU backend runs)', () => {
       const want = new OutC(m * n);
       matmulInto(a, 0, b, 0, got, 0, m, k, n, false, true);
       matmulNaive(a, 0, b, 0, want, 0, m, k, n, false, true);
-      expectSame(got, want, { out: OutC.name });
+      expectSameBits(got, want, { out: OutC.name });
     }
   });
 

@@ -4,34 +4,13 @@
  * adapter that turns "run this module" into a function of some of its parameters so that
  * gradcheck can differentiate a whole model with respect to them.
  */
-import { expect } from 'vitest';
 import { Rng, noGrad, record, tensor, zerosLike, type Tensor } from '../../src/index.js';
 import type { GateMode } from '../../src/moe/index.js';
-
-export const GC = { rtol: 1e-6, atol: 1e-8 } as const;
 
 /** f64 tensor [shape] with entries U(lo, hi) from a seeded stream. */
 export function randF64(rng: Rng, shape: number[], lo = -1, hi = 1): Tensor {
   const n = shape.reduce((p, d) => p * d, 1);
   return tensor(rng.uniform(n).map((u) => lo + (hi - lo) * u), { shape, dtype: 'f64' });
-}
-
-export const arr = (t: Tensor): number[] => Array.from(t.toArraySync());
-
-export function expectBitwise(a: Tensor | ArrayLike<number>, b: Tensor | ArrayLike<number>, what = ''): void {
-  const x = 'toArraySync' in a ? a.toArraySync() : a;
-  const y = 'toArraySync' in b ? b.toArraySync() : b;
-  expect(x.length, what).toBe(y.length);
-  for (let i = 0; i < x.length; i++) {
-    if (!Object.is(x[i], y[i])) expect.fail(`${what}: element ${i} differs: ${x[i]} vs ${y[i]}`);
-  }
-}
-
-export function expectClose(a: ArrayLike<number>, b: ArrayLike<number>, rtol: number, atol: number, what = ''): void {
-  expect(a.length, what).toBe(b.length);
-  for (let i = 0; i < a.length; i++) {
-    if (!(Math.abs(a[i]! - b[i]!) <= atol + rtol * Math.abs(b[i]!))) expect.fail(`${what}: element ${i}: ${a[i]} vs ${b[i]}`);
-  }
 }
 
 const silu = (v: number) => v / (1 + Math.exp(-v));
