@@ -1,5 +1,5 @@
 // Elementwise kernels on the WebGPU backend, v1 against v2 (src/tensor/webgpu/kernels/
-// elementwise/{reference,current}.ts: vec4 flat path with broadcast scalars, rank-specialised strided path), in the
+// elementwise/{v1,current}.ts: vec4 flat path with broadcast scalars, rank-specialised strided path), in the
 // same process, through the public API. Needs a build first:
 // `npx tsc -p tsconfig.build.json && node bench/kernels/webgpu-elementwise.mjs`.
 // Prints a markdown table of median ms over 7 runs after 2 warm-ups (each run waits for the

@@ -5,7 +5,7 @@
 // Prints a markdown table of median ms over 7 runs after 2 warm-ups, each run waiting for the GPU.
 import { initWebGpu, webgpuBackend } from '../../dist/index.js';
 import { indexAddV2 as indexAdd } from '../../dist/tensor/webgpu/kernels/indexing/current.js';
-import { indexAddV1 } from '../../dist/tensor/webgpu/kernels/indexing/reference.js';
+import { indexAddV1 } from '../../dist/tensor/webgpu/kernels/indexing/v1.js';
 import { median } from '../util.mjs';
 
 try {

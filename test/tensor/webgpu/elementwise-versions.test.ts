@@ -1,6 +1,6 @@
 /**
  * Elementwise kernels v2 (vec4 flat path with broadcast scalars, rank-specialised strided path;
- * src/tensor/webgpu/kernels/elementwise/current.ts) against v1 (reference.ts), through the
+ * src/tensor/webgpu/kernels/elementwise/current.ts) against v1 (v1.ts), through the
  * public API: v2 only changes how values are fetched, so every output must equal v1's bit for bit (NaN payloads aside,
  * compared as bits too): every unary op, binary ops with broadcasting and 0-d scalars, i32
  * arithmetic, comparisons, where, clamp, casts, permute and expand, at sizes that are not

@@ -1,5 +1,5 @@
 /**
- * indexAdd v2 (CSR list, src/tensor/webgpu/kernels/indexing/current.ts) against v1 (reference.ts:
+ * indexAdd v2 (CSR list, src/tensor/webgpu/kernels/indexing/current.ts) against v1 (v1.ts:
  * the scan of every source position per output element), called on the backend directly. v2 promises the same
  * additions in the same order, so the two must agree bit for bit: f32 and i32, outer > 1, both
  * ways of building the list (m ≤ n by position, m > n by row), out-of-range indices (skipped),
@@ -9,7 +9,7 @@
 import fc from 'fast-check';
 import { expect, it } from 'vitest';
 import { indexAddV2 as indexAdd } from '../../../src/tensor/webgpu/kernels/indexing/current.js';
-import { indexAddV1 } from '../../../src/tensor/webgpu/kernels/indexing/reference.js';
+import { indexAddV1 } from '../../../src/tensor/webgpu/kernels/indexing/v1.js';
 import type { WebGpuStorage } from '../../../src/tensor/webgpu/index.js';
 import { describeGpu, gpu } from '../../helpers/gpu.js';
 

@@ -1,6 +1,6 @@
 /**
  * CPU matmul: the one place the CPU backend multiplies matrices (matmulInto) and the contract
- * every version in this folder keeps (see ../../../kernels-README.md for the versions).
+ * every version in this folder keeps (see ../../../KERNELS.md for the versions).
  *
  * Contract (every kernel here: reference.ts, js.ts, wasm.ts):
  *   out[outOff + i*n + j] = sum_p opA(i,p) * opB(p,j)          for i < m, j < n, p < k

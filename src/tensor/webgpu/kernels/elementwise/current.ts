@@ -1,11 +1,11 @@
 /**
  * The WebGPU elementwise kernels, version 2 (flag 'webgpu.elementwiseVersion' = 2, the
- * default). Why it is faster than reference.ts on the software adapter (llvmpipe runs 8
+ * default). Why it is faster than v1.ts on the software adapter (llvmpipe runs 8
  * invocations as the lanes of a vector, and a storage load is a per-lane loop whatever the
  * addresses): the flat path takes scalars as `in[0]` and moves vec4s, 4 elements per invocation
  * and per load, computing each component with the same scalar expression; the strided path is
  * specialised to the collapsed rank (unrolled, constant uniform indices) and splits the index
- * into coordinates once for all operands. Both compute every element with reference.ts's
+ * into coordinates once for all operands. Both compute every element with v1.ts's
  * expression on its inputs, so results are identical bit for bit; only how values are fetched
  * differs. The flat vec4 path may read and write up to 3 elements past the end of a buffer:
  * pool buckets are multiples of 256 bytes, so that stays inside the allocation, and nobody

@@ -6,7 +6,7 @@
  * collapsed shape/stride uniforms.
  *
  * Two versions, side by side, selected at run time by flag 'webgpu.elementwiseVersion' (tests
- * compare them bit for bit, bench/kernels/webgpu-elementwise.mjs times them): reference.ts (1:
+ * compare them bit for bit, bench/kernels/webgpu-elementwise.mjs times them): v1.ts (1:
  * one element per invocation) and current.ts (2, the default: vec4 flat path, rank-specialised
  * strided path). This module is the API the backend calls.
  */
@@ -21,7 +21,7 @@ import type { WebGpuStorage } from '../../storage.js';
 import { groupsFor, main1d, shaderText, wgslType } from '../common.js';
 import { launchCurrent } from './current.js';
 import { BINARY, COMPARE, F32_LIB, UNARY_F32, UNARY_I32 } from './ops.js';
-import { launchReference } from './reference.js';
+import { launchV1 } from './v1.js';
 
 /**
  * Runs `expr` over operands with the given strides into a new output, with the kernel version
@@ -32,7 +32,7 @@ function launch(
   b: GpuContext, key: string, inputs: WebGpuStorage[], strides: readonly (readonly number[])[], shape: readonly number[],
   outDType: DType, expr: (loads: string[]) => string, lib = '', scalars: [number, number] = [0, 0],
 ): WebGpuStorage {
-  const run = getFlag('webgpu.elementwiseVersion') === 2 ? launchCurrent : launchReference;
+  const run = getFlag('webgpu.elementwiseVersion') === 2 ? launchCurrent : launchV1;
   return run(b, key, inputs, strides, shape, outDType, expr, lib, scalars);
 }
 

@@ -1,7 +1,7 @@
 /**
  * The WebGPU indexSelect and indexAdd, version 2 (flag 'webgpu.indexingVersion' = 2, the
  * default): indexSelect moves a vec4 per invocation where rows are a multiple of 4, and indexAdd
- * groups the source positions by row first (see below). The same bits as reference.ts.
+ * groups the source positions by row first (see below). The same bits as v1.ts.
  */
 import type { GpuContext } from '../../context.js';
 import { Params } from '../../params.js';
@@ -12,7 +12,7 @@ import { fill as fillNew } from '../elementwise/index.js';
 /**
  * indexSelect with inner % 4 == 0 (embedding rows, the MoE layer's gathered expert weights):
  * one invocation moves a vec4, a quarter of the storage loads (llvmpipe pays per load, per lane).
- * The same bits land in the same places as reference.ts's INDEX_SELECT.
+ * The same bits land in the same places as v1.ts's INDEX_SELECT.
  */
 const INDEX_SELECT_VEC4 = `struct Params { total: u32, n: u32, inner: u32, m: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
@@ -46,7 +46,7 @@ export function indexSelectVec4(
  * every output element. The positions j are first grouped by their row (a CSR list: for each
  * row r the j with index[j] == r, ascending), then each output element (o, r, c) adds only its
  * own row's sources: acc = 0, acc += src[o, j, c] for its j in ascending order. Every element
- * receives exactly reference.ts's additions in its order, so the two agree bit for bit.
+ * receives exactly v1.ts's additions in its order, so the two agree bit for bit.
  *
  * Building the list costs O(min(n, m)·m) cheap integer compares, by whichever is smaller:
  *  - by position (m ≤ n): invocation j counts the earlier positions with its index (its rank in
@@ -57,7 +57,7 @@ export function indexSelectVec4(
  * Every loop is walked in chunks of at most IA_BUDGET iterations per dispatch (llvmpipe's 65535
  * limit), with its running state in a scratch buffer; the accumulation likewise walks a row's
  * list in chunks of IA_BUDGET, ⌈m / IA_BUDGET⌉ dispatches, a later one continuing from the stored sum.
- * Out-of-range indices belong to no row, so they add nothing (as in reference.ts).
+ * Out-of-range indices belong to no row, so they add nothing (as in v1.ts).
  */
 const IA_BUDGET = 32768;
 

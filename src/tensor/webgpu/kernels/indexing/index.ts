@@ -32,7 +32,7 @@ import { Params } from '../../params.js';
 import type { WebGpuStorage } from '../../storage.js';
 import { groupsFor, main1d, shaderText, wgslType } from '../common.js';
 import { indexAddV2, indexSelectVec4 } from './current.js';
-import { indexAddV1, indexSelectScalar } from './reference.js';
+import { indexAddV1, indexSelectScalar } from './v1.js';
 
 
 /** Bit-moving kernels accept either GPU dtype; this only rejects f64 with the usual message. */
@@ -191,7 +191,7 @@ export function indexSelect(
 
 /**
  * out [outer, n, inner] zeros; out[o, index[j], i] += src[o, j, i] with a 1-D index of length m:
- * current.ts's kernel (v2), or reference.ts's (v1) under flag 'webgpu.indexingVersion' = 1; the
+ * current.ts's kernel (v2), or v1.ts's (v1) under flag 'webgpu.indexingVersion' = 1; the
  * same bits. `budget` (v2's loop iterations per dispatch) is lowered only by tests.
  */
 export function indexAdd(

@@ -46,7 +46,7 @@ ${main1d()}
 }
 
 /** Runs `expr` over operands with the given strides into a new output (see index.ts launch). */
-export function launchReference(
+export function launchV1(
   b: GpuContext, key: string, inputs: WebGpuStorage[], strides: readonly (readonly number[])[], shape: readonly number[],
   outDType: DType, expr: (loads: string[]) => string, lib: string, scalars: [number, number],
 ): WebGpuStorage {
