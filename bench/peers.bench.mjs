@@ -1,4 +1,4 @@
-// The JavaScript peers issue 7 asks us to beat, measured in the same run as our own backends:
+// The JavaScript peers we compare against, measured in the same run as our own backends:
 // tfjs on its cpu, wasm and webgpu backends, on the same workloads as bench/cpu.bench.mjs and
 // bench/webgpu.bench.mjs (matmul 1024³ f32 in the three layouts backward needs, via matMul's
 // transpose flags; the MLP step B=256, 512→512→10, relu, softmax cross-entropy, fwd+bwd+SGD

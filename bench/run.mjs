@@ -1,5 +1,5 @@
 // npm run bench: runs every benchmark in bench/ against the built package (dist/), each in its
-// own process, printing each one's markdown table, and ends with ONE combined table (issue 7):
+// own process, printing each one's markdown table, and ends with ONE combined table:
 // rows = workloads, columns = our backends beside the tfjs peers, all measured in this run.
 // Benchmarks hand their numbers over as JSON lines in the file named by STABLERL_BENCH_RESULTS
 // (bench/util.mjs `report`). Never run by npm test. `node bench/run.mjs <filter...>` runs only

@@ -2,7 +2,9 @@
  * The inference engine: batched autoregressive sampling with a KV cache over the trainer's
  * weights, on its own code path (as vLLM is to a trainer). It returns, per sequence, the tokens,
  * the sampling log-probs μ of the temperature-scaled distribution, and the RoutingTrace it used
- * (the experts it chose at every input position; R3 replays them in the trainer).
+ * (the experts it chose at every input position; R3 replays them in the trainer). One file of
+ * ~470 lines because prefill, decode and every numerics profile share the KV cache and the
+ * per-layer routing state of one generate() call.
  *
  * Under the `exact` profile every kernel runs in the trainer's order on row-invariant kernels,
  * so μ equals the trainer's log π_old bit for bit. The other profiles (numerics.ts) perturb

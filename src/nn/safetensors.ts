@@ -1,6 +1,8 @@
 /**
  * Checkpoints in the safetensors format (https://huggingface.co/docs/safetensors), so weights
- * move between stablerl and the Python ecosystem (torch, transformers) without pickle.
+ * move between stablerl and the Python ecosystem (torch, transformers) without pickle. One file
+ * of ~420 lines because the reader's checks (every way a file can be malformed, each with its
+ * own error) and the writer share one description of the format.
  *
  * The format, byte for byte:
  *   [0, 8)        N: the header length, an unsigned 64-bit little-endian integer

@@ -2,7 +2,9 @@
  * Emits the WebAssembly SIMD f32 matrix-multiply module used by the CPU backend
  * (src/tensor/cpu/kernels/matmul/wasm.ts runs it). It exists because V8's JavaScript tops out
  * near 6 GFLOP/s on this machine type (scalar float64), while 128-bit SIMD with one multiply
- * and one add per lane reaches several times that per core.
+ * and one add per lane reaches several times that per core. One file of ~620 lines because the
+ * module is emitted instruction by instruction, and its blocking, edge cases and numerics
+ * argument only make sense read together.
  *
  * Numerics, the part that must not drift. Each output element is an f32 that starts at +0 and
  * receives, for p = 0, 1, ..., k-1 in that order, `acc = f32(acc + f32(a_ip * b_pj))`: an

@@ -2,7 +2,8 @@
  * The CPU matmul in JavaScript (the "js" version of index.ts): a register-tiled kernel with
  * float64 or f32 accumulation. It runs every f64 and mixed f32/f64 product, and f32 products
  * where WebAssembly SIMD cannot run (wasm.ts runs them otherwise); bitwise equal to
- * reference.ts's loops under the contract in index.ts.
+ * reference.ts's loops under the contract in index.ts. One file of ~420 lines because the
+ * packing, the micro-kernel and the edge paths must keep one summation order together.
  *
  * How it is fast. Both operands are packed into contiguous panels (A in MR-row panels, B in
  * NR-column panels, both p-major, padding lanes zero) so the micro-kernel reads two

@@ -3,6 +3,8 @@
  * loops, js.ts the JS register-tiled kernel). It owns the generated module
  * (../../wasm/gemm-f32.ts), one WebAssembly.Memory that operands are copied into, and the worker
  * threads (../../workers/pool.ts) that share that memory. index.ts decides when to call it.
+ * One file of ~460 lines because the memory layout, the thread split and the calls into the
+ * module all depend on one set of offsets.
  *
  * Why it exists: the target is >= 40 GFLOP/s at 1024^3 on two cores; scalar JS stops near
  * 6. Numerics are f32 accumulation in the fixed order p = 0..k-1 (see gemm-f32.ts), bitwise
