@@ -146,11 +146,14 @@ export class InferenceEngine {
 
   // ---- the engine's kernels: the trainer's op order, with the profile's perturbations ----
 
-  /** op(a)·op(b) with rounded inputs; split-K in two halves under reduction-order. */
-  private mm(a: Tensor, b: Tensor, tA: boolean, tB: boolean): Tensor {
-    // Weights were rounded once at syncWeights; activations are rounded here.
+  /**
+   * op(a)·op(b) with rounded inputs; split-K in two halves under reduction-order. Weights were
+   * rounded once at syncWeights, and so were the expert rows gathered from them (`bRounded`):
+   * only activations are rounded here (rounding is idempotent, so this changes no bit).
+   */
+  private mm(a: Tensor, b: Tensor, tA: boolean, tB: boolean, bRounded = false): Tensor {
     const ra = this.round(a);
-    const bb = this.isWeight(b) ? b : this.round(b);
+    const bb = bRounded || this.isWeight(b) ? b : this.round(b);
     const k = tA ? a.shape[a.ndim - 2]! : a.shape[a.ndim - 1]!;
     if (!this.profile.splitReductions || k < 2) return matmulT(ra, bb, tA, tB);
     const h = k >> 1;
@@ -210,6 +213,12 @@ export class InferenceEngine {
     const q = ropeHeads(this.mm(x, b.wq, false, true), H, offset, attn.ropeTheta, tables);
     let k = ropeHeads(this.mm(x, b.wk, false, true), H, offset, attn.ropeTheta, tables);
     let v = heads(this.mm(x, b.wv, false, true));
+    // The cache keeps K and V as the score and mix matmuls read them, rounded to the profile's
+    // precision once when appended rather than again on every decode step (the same bits).
+    if (this.profile.precision !== 'exact') {
+      k = this.round(k);
+      v = this.round(v);
+    }
     const past = cache.layer(l).length;
     ({ keys: k, values: v } = cache.layer(l).append(k, v));
     const Tk = past + T;
@@ -217,13 +226,13 @@ export class InferenceEngine {
       // The same ops as below (mm is plain matmulT here), fused on WebGPU.
       return this.mm(reshape(decodeAttention(q, k, v), [B, T, D]), b.wo, false, true);
     }
-    let scores = div(this.mm(q, k, false, true), Math.sqrt(hd));
+    let scores = div(this.mm(q, k, false, true, true), Math.sqrt(hd));
     if (T > 1) {
       const m = new Float32Array(T * Tk);
       for (let i = 0; i < T; i++) m.fill(1, i * Tk, i * Tk + past + i + 1);
       scores = where(fromTypedArray(m, [T, Tk], { device: x.device }), scores, MASKED_SCORE);
     }
-    const o = this.mm(this.softmax(scores), v, false, false);
+    const o = this.mm(this.softmax(scores), v, false, false, true);
     return this.mm(reshape(T === 1 ? o : transpose(o, 1, 2), [B, T, D]), b.wo, false, true);
   }
 
@@ -287,12 +296,12 @@ export class InferenceEngine {
     const sparse = layer.dispatch === 'sparse' || (layer.dispatch === 'auto' && x.device === 'cpu');
     // The trainer's dispatch, with the engine's own expert matmuls (rounded / split-K).
     const run = (xe: Tensor, wg: Tensor, wu: Tensor, wd: Tensor) => {
-      const g = this.mm(xe, wg, false, true);
-      const u = this.mm(xe, wu, false, true);
+      const g = this.mm(xe, wg, false, true, true);
+      const u = this.mm(xe, wu, false, true, true);
       const same = u.dtype === g.dtype && u.device === g.device && u.ndim === g.ndim && g.shape.every((s, i) => s === u.shape[i]);
       const fused = same ? tryRoutine(g.backend, 'siluMul', g.storage, u.storage) : null;
       const h = fused ? new Tensor(fused, g.shape) : g.silu().mul(u);
-      return this.mm(h, wd, false, true);
+      return this.mm(h, wd, false, true, true);
     };
     const rows = expertRows(x, ids, { router: b.router, wGate: b.wGate, wUp: b.wUp, wDown: b.wDown }, sparse ? 'sparse' : 'dense', run);
     if (!this.profile.splitReductions && weights.dtype === rows.dtype && weights.device === rows.device) {

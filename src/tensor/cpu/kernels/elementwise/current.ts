@@ -20,7 +20,7 @@
 import type { BinaryOp, CompareOp, UnaryOp } from '../../../backend.js';
 import type { TypedArray } from '../../../dtype.js';
 import { elementwiseWasmF32, type WasmElementwiseOp } from '../matmul/wasm.js';
-import { erf, gelu, geluTanh, roundBf16, roundFp8e4m3, sigmoid, softplus } from '../../scalar-math.js';
+import { erf, gelu, geluTanh, roundBf16, roundFp8e4m3, roundFp8e4m3F32Into, sigmoid, softplus } from '../../scalar-math.js';
 import { BINARY_FN, COMPARE_FN, UNARY_FN, type Fn2 } from './ops.js';
 
 /**
@@ -60,7 +60,10 @@ export function unaryInto(op: UnaryOp, x: TypedArray, out: TypedArray): void {
     case 'square': for (let i = 0; i < n; i++) { const v = x[i]!; out[i] = v * v; } return;
     case 'reciprocal': for (let i = 0; i < n; i++) out[i] = 1 / x[i]!; return;
     case 'roundBf16': for (let i = 0; i < n; i++) out[i] = roundBf16(x[i]!); return;
-    case 'roundFp8e4m3': for (let i = 0; i < n; i++) out[i] = roundFp8e4m3(x[i]!); return;
+    case 'roundFp8e4m3':
+      if (x instanceof Float32Array && out instanceof Float32Array) return roundFp8e4m3F32Into(x, out);
+      for (let i = 0; i < n; i++) out[i] = roundFp8e4m3(x[i]!);
+      return;
     default: {
       // An op added to UNARY_OPS before it gets its own loop.
       const f = UNARY_FN[op as UnaryOp];

@@ -125,3 +125,21 @@ function sizeOfPrefix(shape: readonly number[], n: number): number {
   for (let i = 0; i < n; i++) s *= shape[i]!;
   return s;
 }
+
+/**
+ * FP8 E4M3 rounding as its definition reads (Math.log2 and 2 ** e per element): the reference
+ * the fast scalar roundFp8e4m3 (scalar-math.ts) is tested against on every kind of input.
+ */
+export function roundFp8e4m3Reference(x: number): number {
+  if (Number.isNaN(x)) return x;
+  const ax = Math.abs(x);
+  if (ax === 0) return x;
+  let e = Math.floor(Math.log2(ax));
+  if (2 ** e > ax) e--;
+  else if (2 ** (e + 1) <= ax) e++;
+  const quantum = 2 ** (Math.max(e, -6) - 3);
+  const q = ax / quantum;
+  let r = Math.round(q);
+  if (r - q === 0.5 && r % 2 === 1) r--;
+  return Math.sign(x) * Math.min(448, r * quantum);
+}
