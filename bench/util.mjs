@@ -40,5 +40,11 @@ export const WORKLOADS = {
   tinyGen: 'moe-tiny generation 8×16 (tok/s)',
   smallTrain: 'moe-small train step 8×64 (ms/step)',
   smallGen: 'moe-small generation 8×16 (tok/s)',
+  // The sizes measured beside PyTorch (bench/torch.bench.mjs): train B×T = 32×64;
+  // generation 64 prompts of 8 tokens, 32 new tokens each, with the KV cache.
+  tinyTrain32: 'moe-tiny train step 32×64 (ms/step)',
+  tinyGen64: 'moe-tiny generation 64×32 (ms)',
+  smallTrain32: 'moe-small train step 32×64 (ms/step)',
+  smallGen64: 'moe-small generation 64×32 (ms)',
   trainerStep: 'trainer global step, default run 16×8 MiniRL (ms/step)',
 };
