@@ -8,9 +8,9 @@
 // of matmul threads (the machine's cores, or STABLERL_CPU_THREADS) and on 1 thread
 // (configureWasmMatmul, the only part of the CPU backend that uses worker threads).
 // `--quick`: 2 timed runs at small sizes, to check that it runs (nothing reported).
-import { Rng, initWebGpu, deviceInfo, webgpuBackend, randint, tidy, withFlags, nn, moe } from 'stablerl';
+import { Rng, deviceInfo, webgpuBackend, randint, tidy, withFlags, nn, moe } from 'stablerl';
 import { configureWasmMatmul, wasmMatmulStatus } from '../dist/tensor/cpu/kernels/matmul/wasm.js';
-import { median, report, WORKLOADS } from './util.mjs';
+import { benchDevices, median, report, WORKLOADS } from './util.mjs';
 import { WEBGPU_V1_FLAGS } from './kernels/webgpu-versions.mjs';
 
 const QUICK = process.argv.includes('--quick');
@@ -57,13 +57,7 @@ async function generation(name, device, B, promptLen, newTokens, runs, dispatch 
   return median(times);
 }
 
-const devices = ['cpu'];
-try {
-  await initWebGpu();
-  devices.push('webgpu');
-} catch (e) {
-  console.log(`(webgpu rows skipped: ${e.message})`);
-}
+const devices = await benchDevices('webgpu rows');
 console.log(`## MoE models${devices.includes('webgpu') ? ` (webgpu: ${deviceInfo().adapter})` : ''}\n`);
 console.log('| model | device | train step B×T (fwd+bwd+AdamW) | ms/step | generation B×new | tokens/s |');
 console.log('|---|---|---|---|---|---|');

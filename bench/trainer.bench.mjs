@@ -3,8 +3,8 @@
 // weight sync, on the CPU and, when an adapter can be had, on WebGPU. Each device first runs the
 // same short cold start as the CLI (so rewards are not all zero), then one warm-up step; the
 // figure is the median of 7 steps, with the median time of each phase beside it.
-import { Rng, initWebGpu, deviceInfo, rl } from 'stablerl';
-import { median, report, WORKLOADS } from './util.mjs';
+import { Rng, deviceInfo, rl } from 'stablerl';
+import { benchDevices, median, report, WORKLOADS } from './util.mjs';
 
 const { Trainer, coldStart, tasks } = rl;
 
@@ -24,13 +24,7 @@ async function trainerSteps(device, runs) {
   return { ms: median(total), phases: Object.fromEntries(Object.entries(phases).map(([k, v]) => [k, median(v)])) };
 }
 
-const devices = ['cpu'];
-try {
-  await initWebGpu();
-  devices.push('webgpu');
-} catch (e) {
-  console.log(`(webgpu row skipped: ${e.message})`);
-}
+const devices = await benchDevices('webgpu row');
 console.log(`## Trainer: one global step of the default run${devices.includes('webgpu') ? ` (webgpu: ${deviceInfo().adapter})` : ''}\n`);
 console.log('| device | ms/step | rollout ms | π_old ms | update ms |');
 console.log('|---|---|---|---|---|');

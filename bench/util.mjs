@@ -1,6 +1,7 @@
 // Timing helpers shared by the benchmarks (warm up, then the median of n timed runs), and the
 // machine-readable result lines bench/run.mjs merges into one table across benchmarks.
 import { appendFileSync } from 'node:fs';
+import { initWebGpu } from 'stablerl';
 
 export function median(xs) {
   const s = [...xs].sort((a, b) => a - b);
@@ -48,3 +49,15 @@ export const WORKLOADS = {
   smallGen64: 'moe-small generation 64×32 (ms)',
   trainerStep: 'trainer global step, default run 16×8 MiniRL (ms/step)',
 };
+
+/** ['cpu'], plus 'webgpu' when an adapter can be had (else it says why that bench's rows are skipped). */
+export async function benchDevices(what = 'webgpu rows') {
+  const devices = ['cpu'];
+  try {
+    await initWebGpu();
+    devices.push('webgpu');
+  } catch (e) {
+    console.log(`(${what} skipped: ${e.message})`);
+  }
+  return devices;
+}

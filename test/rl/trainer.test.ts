@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, tensor, type Rng } from '../../src/index.js';
 import { Trainer, trainerConfig, type RLTask } from '../../src/rl/trainer/index.js';
+import { expectExactStep } from '../helpers/trainer.js';
 
 /** Toy task: a fixed 3-token prompt; reward 1 when the first response token is 7. */
 const toy: RLTask = {
@@ -22,13 +23,7 @@ const parity: RLTask = { ...toy, reward: (_p, response) => ((response[0]! & 1) =
 describe('Trainer', () => {
   it('N = 1, exact profile: ppoKl = 0, KL(μ‖π_old) = 0 and IS weights exactly 1', async () => {
     const t = new Trainer(toy, { promptsPerStep: 2, groupSize: 4, miniBatches: 1, seed: 1 });
-    const m = await t.trainStep();
-    expect(m.ppoKl).toBe(0);
-    expect(m.klK1).toBe(0);
-    expect(m.klK3).toBe(0);
-    expect(m.isWeightMean).toBe(1);
-    expect(m.isWeightMax).toBe(1);
-    expect(m.routingDisagreement).toBe(0);
+    expectExactStep(await t.trainStep());
   });
 
   it('R3: the π_old pass replays the engine routing, so disagreement is 0 even under bf16', async () => {
